@@ -1,0 +1,3 @@
+include(CMakeFindDependencyMacro)
+find_dependency(OpenMP)
+include("${CMAKE_CURRENT_LIST_DIR}/zenTargets.cmake")

@@ -1,0 +1,328 @@
+/*
+ * zen.h — the public interface of zen, a deep-learning system in C.
+ *
+ * Read this file top to bottom: it is the manual.
+ *
+ *   1. Contexts and errors      a zen_ctx owns every tensor you create and the last error.
+ *   2. Tensors                  dtypes, shapes, strides, leaves (parameters, inputs, constants).
+ *   3. Ops                      each call records one node in the graph; nothing is computed yet.
+ *   4. Graphs                   collect the nodes, add gradients, plan memory, compute.
+ *   5. Utilities                RNG, threads, timing.
+ *
+ * The model is ggml's: building is cheap and records a static graph; a graph is planned
+ * once (buffers assigned by liveness) and then run many times without allocating.
+ *
+ *   zen_ctx *ctx = zen_ctx_new();
+ *   zen_tensor *x = zen_input(ctx, ZEN_F32, 2, (int64_t[]){64, 784});
+ *   zen_tensor *w = zen_param(ctx, ZEN_F32, 2, (int64_t[]){10, 784});
+ *   zen_tensor *b = zen_param(ctx, ZEN_F32, 1, (int64_t[]){10});
+ *   zen_tensor *y = zen_input(ctx, ZEN_I32, 1, (int64_t[]){64});
+ *   zen_tensor *loss = zen_cross_entropy(ctx, zen_linear(ctx, x, w, b), y);
+ *   zen_graph *g = zen_graph_new(ctx);
+ *   zen_graph_add(g, loss);
+ *   zen_graph_backward(g, loss);        // w->grad and b->grad are now nodes of g
+ *   zen_graph_plan(g);
+ *   ... fill x->data and y->data ...
+ *   zen_graph_compute(g);               // loss->data, w->grad->data, b->grad->data hold results
+ *
+ * Errors: a constructor that cannot build its node (shapes that do not fit, a NULL input)
+ * returns NULL and records a message in the context; a NULL input makes the next op return
+ * NULL too, so a whole model can be built and checked once at the end with zen_ctx_error().
+ */
+#ifndef ZEN_H
+#define ZEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ZEN_VERSION "0.1.0"
+
+#if defined(ZEN_BUILDING_SHARED)
+#define ZEN_API __attribute__((visibility("default")))
+#else
+#define ZEN_API
+#endif
+
+#define ZEN_MAX_DIMS 8     /* tensors have 0..8 dimensions */
+#define ZEN_MAX_SRC 4      /* an op has at most 4 inputs */
+#define ZEN_MAX_IPARAMS 16 /* integer parameters of an op (axes, strides, ...) */
+#define ZEN_MAX_FPARAMS 4  /* float parameters of an op (slopes, epsilons, ...) */
+#define ZEN_ALIGN 64       /* every tensor buffer starts on a 64-byte boundary */
+
+/* ---------------------------------------------------------------------------------------
+ * 1. Contexts and errors
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct zen_ctx zen_ctx;
+typedef struct zen_tensor zen_tensor;
+typedef struct zen_graph zen_graph;
+
+ZEN_API const char *zen_version(void);
+
+/* A context owns the metadata of every tensor created in it (an arena) and the data of
+ * its leaves. Freeing it frees all of them. Graphs built from it must be freed first. */
+ZEN_API zen_ctx *zen_ctx_new(void);
+ZEN_API void zen_ctx_free(zen_ctx *ctx);
+
+/* The first error recorded since the last zen_ctx_clear_error, or NULL. */
+ZEN_API const char *zen_ctx_error(const zen_ctx *ctx);
+ZEN_API void zen_ctx_clear_error(zen_ctx *ctx);
+
+/* Threads used by ops run from graphs of this context (default: all cores, or
+ * OMP_NUM_THREADS when set). BLAS calls use the same OpenMP pool: no oversubscription. */
+ZEN_API void zen_ctx_set_threads(zen_ctx *ctx, int nthreads);
+ZEN_API int zen_ctx_threads(const zen_ctx *ctx);
+
+/* ---------------------------------------------------------------------------------------
+ * 2. Tensors
+ * ------------------------------------------------------------------------------------- */
+
+typedef enum zen_dtype {
+    ZEN_F32 = 0,
+    ZEN_I32,
+    ZEN_F16,  /* storage only for now */
+    ZEN_BF16, /* storage only for now */
+    ZEN_I8,   /* storage only for now */
+    ZEN_Q8_0, /* blocks of 32 int8 with one f16 scale (34 bytes); storage only for now */
+    ZEN_DTYPE_COUNT
+} zen_dtype;
+
+ZEN_API const char *zen_dtype_name(zen_dtype dt);
+/* Bytes for n elements of dt (n must be a multiple of the block size for block types). */
+ZEN_API size_t zen_dtype_bytes(zen_dtype dt, int64_t n);
+
+enum zen_tensor_flags {
+    ZEN_FLAG_PARAM = 1 << 0,      /* a trainable leaf: gets a gradient from zen_graph_backward */
+    ZEN_FLAG_INPUT = 1 << 1,      /* a leaf the caller fills before each compute */
+    ZEN_FLAG_OUTPUT = 1 << 2,     /* kept alive to the end of compute (never reused) */
+    ZEN_FLAG_NEEDS_GRAD = 1 << 3, /* depends on a parameter: backward reaches it */
+};
+
+/* A tensor is a node of the graph. Leaves (op == 0) own their data from creation; the
+ * data of every other node is assigned by zen_graph_plan. Strides are in elements;
+ * views share their source's buffer. Fields are public to read; change them only through
+ * the functions below. */
+struct zen_tensor {
+    zen_dtype dtype;
+    int ndim;
+    int64_t shape[ZEN_MAX_DIMS];
+    int64_t stride[ZEN_MAX_DIMS];
+    void *data;
+
+    int op;    /* which op made this node (see src/ops/ops.def); 0 for leaves */
+    int flags; /* enum zen_tensor_flags */
+    zen_tensor *src[ZEN_MAX_SRC];
+    int64_t ip[ZEN_MAX_IPARAMS]; /* op parameters, meaning defined by the op */
+    float fp[ZEN_MAX_FPARAMS];
+
+    zen_tensor *grad;     /* set by zen_graph_backward for tensors that need a gradient */
+    zen_tensor *view_src; /* for views: the tensor whose buffer this one points into */
+    int64_t view_offset;  /* for views: offset into view_src's data, in elements */
+    char name[48];
+};
+
+/* Leaves: parameters (trainable), inputs (filled per step) and constants. Data is zeroed,
+ * contiguous and 64-byte aligned. Return NULL (and record an error) on a bad shape. */
+ZEN_API zen_tensor *zen_param(zen_ctx *ctx, zen_dtype dt, int ndim, const int64_t *shape);
+ZEN_API zen_tensor *zen_input(zen_ctx *ctx, zen_dtype dt, int ndim, const int64_t *shape);
+ZEN_API zen_tensor *zen_const(zen_ctx *ctx, zen_dtype dt, int ndim, const int64_t *shape);
+ZEN_API zen_tensor *zen_scalar(zen_ctx *ctx, float value); /* a 0-d f32 constant */
+
+ZEN_API int64_t zen_numel(const zen_tensor *t);
+ZEN_API size_t zen_nbytes(const zen_tensor *t);
+ZEN_API bool zen_is_contiguous(const zen_tensor *t);
+ZEN_API bool zen_same_shape(const zen_tensor *a, const zen_tensor *b);
+ZEN_API void zen_set_name(zen_tensor *t, const char *name);
+/* Writes "[2, 3, 4]" into buf; returns buf. */
+ZEN_API char *zen_shape_str(const zen_tensor *t, char *buf, size_t size);
+
+/* Element access for f32 tensors of any strides (slow; for tests and small tools). */
+ZEN_API float zen_get_f32(const zen_tensor *t, const int64_t *index);
+ZEN_API void zen_fill_f32(zen_tensor *t, float value);
+
+/* ---------------------------------------------------------------------------------------
+ * 3. Ops. Each returns a new node (or NULL on error). Broadcasting follows NumPy/PyTorch.
+ *    Axes may be negative (counted from the end). Layouts follow PyTorch (NCHW images,
+ *    [out, in] weights) so that fixtures and weights move across unchanged.
+ * ------------------------------------------------------------------------------------- */
+
+/* Elementwise arithmetic with broadcasting. */
+ZEN_API zen_tensor *zen_add(zen_ctx *ctx, zen_tensor *a, zen_tensor *b);
+ZEN_API zen_tensor *zen_sub(zen_ctx *ctx, zen_tensor *a, zen_tensor *b);
+ZEN_API zen_tensor *zen_mul(zen_ctx *ctx, zen_tensor *a, zen_tensor *b);
+ZEN_API zen_tensor *zen_div(zen_ctx *ctx, zen_tensor *a, zen_tensor *b);
+
+/* Unary math. scale: x*s; pow: x^p; clip: min(max(x, lo), hi). */
+ZEN_API zen_tensor *zen_neg(zen_ctx *ctx, zen_tensor *x);
+ZEN_API zen_tensor *zen_scale(zen_ctx *ctx, zen_tensor *x, float s);
+ZEN_API zen_tensor *zen_pow(zen_ctx *ctx, zen_tensor *x, float p);
+ZEN_API zen_tensor *zen_exp(zen_ctx *ctx, zen_tensor *x);
+ZEN_API zen_tensor *zen_log(zen_ctx *ctx, zen_tensor *x);
+ZEN_API zen_tensor *zen_sqrt(zen_ctx *ctx, zen_tensor *x);
+ZEN_API zen_tensor *zen_rsqrt(zen_ctx *ctx, zen_tensor *x);
+ZEN_API zen_tensor *zen_abs(zen_ctx *ctx, zen_tensor *x);
+ZEN_API zen_tensor *zen_clip(zen_ctx *ctx, zen_tensor *x, float lo, float hi);
+
+/* Activations (PyTorch definitions). gelu: exact erf form; gelu_tanh: the tanh form.
+ * softplus: log(1+exp(beta*x))/beta, linear above threshold (PyTorch: beta 1, threshold 20). */
+ZEN_API zen_tensor *zen_relu(zen_ctx *ctx, zen_tensor *x);
+ZEN_API zen_tensor *zen_leaky_relu(zen_ctx *ctx, zen_tensor *x, float slope);
+ZEN_API zen_tensor *zen_elu(zen_ctx *ctx, zen_tensor *x, float alpha);
+ZEN_API zen_tensor *zen_sigmoid(zen_ctx *ctx, zen_tensor *x);
+ZEN_API zen_tensor *zen_tanh(zen_ctx *ctx, zen_tensor *x);
+ZEN_API zen_tensor *zen_gelu(zen_ctx *ctx, zen_tensor *x);
+ZEN_API zen_tensor *zen_gelu_tanh(zen_ctx *ctx, zen_tensor *x);
+ZEN_API zen_tensor *zen_silu(zen_ctx *ctx, zen_tensor *x);
+ZEN_API zen_tensor *zen_softplus(zen_ctx *ctx, zen_tensor *x, float beta, float threshold);
+
+/* Reductions over the axes in `axes` (naxes of them; naxes 0 means all axes). */
+ZEN_API zen_tensor *zen_sum(zen_ctx *ctx, zen_tensor *x, int naxes, const int *axes, bool keepdim);
+ZEN_API zen_tensor *zen_mean(zen_ctx *ctx, zen_tensor *x, int naxes, const int *axes, bool keepdim);
+ZEN_API zen_tensor *zen_max(zen_ctx *ctx, zen_tensor *x, int naxes, const int *axes, bool keepdim);
+ZEN_API zen_tensor *zen_min(zen_ctx *ctx, zen_tensor *x, int naxes, const int *axes, bool keepdim);
+/* Index of the largest value along axis, as i32 (ties: the first). No gradient. */
+ZEN_API zen_tensor *zen_argmax(zen_ctx *ctx, zen_tensor *x, int axis, bool keepdim);
+
+/* Matrix products. matmul follows torch.matmul for ndim >= 2 (batch dims broadcast),
+ * with a (and/or b) used transposed in its last two dims when trans_a (trans_b) is set.
+ * linear: x·wᵀ + b with x [..., in], w [out, in], b [out] or NULL. */
+ZEN_API zen_tensor *zen_matmul(zen_ctx *ctx, zen_tensor *a, zen_tensor *b, bool trans_a, bool trans_b);
+ZEN_API zen_tensor *zen_linear(zen_ctx *ctx, zen_tensor *x, zen_tensor *w, zen_tensor *b);
+
+/* Softmax and log-softmax along one axis, numerically stable. */
+ZEN_API zen_tensor *zen_softmax(zen_ctx *ctx, zen_tensor *x, int axis);
+ZEN_API zen_tensor *zen_log_softmax(zen_ctx *ctx, zen_tensor *x, int axis);
+
+/* 2-D convolution on NCHW input x [N, C, H, W] with w [OC, C/groups, KH, KW] and bias
+ * [OC] or NULL, as torch.nn.functional.conv2d. */
+typedef struct zen_conv2d_opts {
+    int stride[2];   /* default {1,1} when zero */
+    int padding[2];  /* zero padding on both sides of H and W */
+    int dilation[2]; /* default {1,1} when zero */
+    int groups;      /* default 1 when zero */
+} zen_conv2d_opts;
+ZEN_API zen_tensor *zen_conv2d(zen_ctx *ctx, zen_tensor *x, zen_tensor *w, zen_tensor *b,
+                               zen_conv2d_opts opts);
+
+/* Pooling on NCHW input, as torch's max_pool2d / avg_pool2d (avg counts padded zeros,
+ * count_include_pad=True). stride 0 means stride = kernel. global_avg_pool: [N,C,H,W] -> [N,C]. */
+typedef struct zen_pool2d_opts {
+    int kernel[2];
+    int stride[2];
+    int padding[2];
+} zen_pool2d_opts;
+ZEN_API zen_tensor *zen_max_pool2d(zen_ctx *ctx, zen_tensor *x, zen_pool2d_opts opts);
+ZEN_API zen_tensor *zen_avg_pool2d(zen_ctx *ctx, zen_tensor *x, zen_pool2d_opts opts);
+ZEN_API zen_tensor *zen_global_avg_pool2d(zen_ctx *ctx, zen_tensor *x);
+
+/* Shape ops. reshape, permute, transpose, slice and expand are views when the layout
+ * allows (no copy); reshape copies a non-contiguous input first. reshape accepts one -1.
+ * slice takes [start, end) with step > 0 along one axis (end is clamped like Python).
+ * expand broadcasts size-1 dims to the given shape (stride 0). contiguous copies a view
+ * into its own dense buffer (a no-op for already dense tensors). */
+ZEN_API zen_tensor *zen_reshape(zen_ctx *ctx, zen_tensor *x, int ndim, const int64_t *shape);
+ZEN_API zen_tensor *zen_flatten(zen_ctx *ctx, zen_tensor *x, int start_axis); /* dims >= start_axis into one */
+ZEN_API zen_tensor *zen_permute(zen_ctx *ctx, zen_tensor *x, const int *perm);
+ZEN_API zen_tensor *zen_transpose(zen_ctx *ctx, zen_tensor *x, int axis0, int axis1);
+ZEN_API zen_tensor *zen_slice(zen_ctx *ctx, zen_tensor *x, int axis, int64_t start, int64_t end, int64_t step);
+ZEN_API zen_tensor *zen_expand(zen_ctx *ctx, zen_tensor *x, int ndim, const int64_t *shape);
+ZEN_API zen_tensor *zen_contiguous(zen_ctx *ctx, zen_tensor *x);
+/* concat along axis; split x into n pieces of the given sizes along axis (views). */
+ZEN_API zen_tensor *zen_concat(zen_ctx *ctx, int n, zen_tensor *const *xs, int axis);
+ZEN_API int zen_split(zen_ctx *ctx, zen_tensor *x, int axis, int n, const int64_t *sizes, zen_tensor **out);
+/* Constant padding: pads[2*i], pads[2*i+1] = before/after amounts for axis i (ndim pairs). */
+ZEN_API zen_tensor *zen_pad(zen_ctx *ctx, zen_tensor *x, const int64_t *pads, float value);
+
+/* Indexing. gather: torch.gather(x, axis, index) with i32 index. embedding: rows of
+ * weight [V, D] picked by i32 ids of any shape -> [..., D]. Indices out of range make
+ * compute report an error instead of reading outside the tensor. */
+ZEN_API zen_tensor *zen_gather(zen_ctx *ctx, zen_tensor *x, int axis, zen_tensor *index);
+ZEN_API zen_tensor *zen_embedding(zen_ctx *ctx, zen_tensor *weight, zen_tensor *ids);
+
+/* where(cond, a, b): cond is f32 (nonzero = true) or i32, broadcast with a and b. */
+ZEN_API zen_tensor *zen_where(zen_ctx *ctx, zen_tensor *cond, zen_tensor *a, zen_tensor *b);
+
+/* Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1-p).
+ * The mask is a pure function of (seed, run counter of the graph, element index), so runs
+ * are reproducible and each compute draws a fresh mask. zen_graph_set_training(g, false)
+ * turns it into the identity. */
+ZEN_API zen_tensor *zen_dropout(zen_ctx *ctx, zen_tensor *x, float p, uint64_t seed);
+
+/* Losses; each returns a 0-d tensor, the mean over samples (elements for mse/l1/huber).
+ * cross_entropy: logits [N, C] (or [N, C, d...]) and i32 class indices [N] ([N, d...]);
+ * cross_entropy_probs: logits and target probabilities of the same shape, classes on axis 1;
+ * both fuse log-softmax and NLL. bce_with_logits: targets in [0,1], same shape as logits. */
+ZEN_API zen_tensor *zen_cross_entropy(zen_ctx *ctx, zen_tensor *logits, zen_tensor *target);
+ZEN_API zen_tensor *zen_cross_entropy_probs(zen_ctx *ctx, zen_tensor *logits, zen_tensor *target);
+ZEN_API zen_tensor *zen_bce_with_logits(zen_ctx *ctx, zen_tensor *logits, zen_tensor *target);
+ZEN_API zen_tensor *zen_mse_loss(zen_ctx *ctx, zen_tensor *pred, zen_tensor *target);
+ZEN_API zen_tensor *zen_l1_loss(zen_ctx *ctx, zen_tensor *pred, zen_tensor *target);
+ZEN_API zen_tensor *zen_huber_loss(zen_ctx *ctx, zen_tensor *pred, zen_tensor *target, float delta);
+
+/* ---------------------------------------------------------------------------------------
+ * 4. Graphs
+ * ------------------------------------------------------------------------------------- */
+
+/* A graph is an ordered list of nodes to compute. */
+ZEN_API zen_graph *zen_graph_new(zen_ctx *ctx);
+ZEN_API void zen_graph_free(zen_graph *g);
+
+/* Adds t and everything it depends on, and marks t as an output. Returns 0 or -1. */
+ZEN_API int zen_graph_add(zen_graph *g, zen_tensor *t);
+
+/* Reverse-mode autodiff: extends g with the nodes that compute d(loss)/d(p) for every
+ * parameter p that loss depends on, sets p->grad to that node and marks it an output.
+ * loss must be a single element. Gradients of a tensor used several times are summed.
+ * Call once, after the forward nodes have been added. Returns 0 or -1 (see zen_ctx_error). */
+ZEN_API int zen_graph_backward(zen_graph *g, zen_tensor *loss);
+
+/* Assigns every non-leaf node a place in one buffer, reusing memory of nodes whose last
+ * reader has run. Must be called after the graph is complete and before compute.
+ * Returns 0 or -1. */
+ZEN_API int zen_graph_plan(zen_graph *g);
+
+/* Bytes the plan needs (activations, gradients and scratch), and what it would need if
+ * nothing were reused. Valid after zen_graph_plan. */
+ZEN_API size_t zen_graph_peak_bytes(const zen_graph *g);
+ZEN_API size_t zen_graph_naive_bytes(const zen_graph *g);
+
+/* Runs every node in order. Allocates nothing. Returns 0, or -1 when an op found bad
+ * data (such as an index out of range; see zen_ctx_error). */
+ZEN_API int zen_graph_compute(zen_graph *g);
+
+/* Training mode (default true) enables dropout. */
+ZEN_API void zen_graph_set_training(zen_graph *g, bool training);
+
+ZEN_API int zen_graph_n_nodes(const zen_graph *g);
+ZEN_API zen_tensor *zen_graph_node(const zen_graph *g, int i);
+/* Name of op id (t->op). */
+ZEN_API const char *zen_op_name(int op);
+
+/* ---------------------------------------------------------------------------------------
+ * 5. Utilities
+ * ------------------------------------------------------------------------------------- */
+
+/* A small, fast, seedable generator (xoshiro256**). No hidden global state: the caller
+ * owns it. */
+typedef struct zen_rng {
+    uint64_t s[4];
+} zen_rng;
+ZEN_API void zen_rng_seed(zen_rng *r, uint64_t seed);
+ZEN_API uint64_t zen_rng_next(zen_rng *r);
+ZEN_API float zen_rng_uniform(zen_rng *r);                      /* [0, 1) */
+ZEN_API float zen_rng_normal(zen_rng *r);                       /* N(0, 1) */
+ZEN_API void zen_rng_fill_uniform(zen_rng *r, zen_tensor *t, float lo, float hi);
+ZEN_API void zen_rng_fill_normal(zen_rng *r, zen_tensor *t, float mean, float std);
+
+/* Wall-clock seconds from a monotonic clock. */
+ZEN_API double zen_time_seconds(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ZEN_H */

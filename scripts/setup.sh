@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Install the Debian packages zen needs to build and run its tests.
+# Idempotent: if everything is already installed it exits at once without
+# touching apt. Usage: scripts/setup.sh   (as root, or it tells you what to run)
+set -euo pipefail
+
+# One package per line, with the reason it is needed.
+PACKAGES=(
+  build-essential        # gcc, make, libc headers: the C11 compiler and libgomp (OpenMP)
+  cmake                  # build system
+  pkg-config             # locate libraries from CMake
+  libdnnl-dev            # oneDNN: dnnl_sgemm (<oneapi/dnnl/dnnl.h>, -ldnnl), zen's GEMM backend
+  libopenblas-openmp-dev # OpenBLAS (OpenMP flavour): cblas_sgemm fallback/reference, shares libgomp
+  python3-torch          # PyTorch: reference values for numerical tests
+  python3-numpy          # NumPy: test data and reference checks
+  clang                  # second compiler; sanitizer builds (ASan/UBSan)
+  libclang-rt-14-dev     # compiler-rt runtimes clang needs for -fsanitize=...
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+  if [[ "$status" != "install ok installed" ]]; then
+    missing+=("$pkg")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "setup.sh: all ${#PACKAGES[@]} packages already installed."
+  exit 0
+fi
+
+echo "setup.sh: missing packages: ${missing[*]}"
+install_cmd=(apt-get install -y -q --no-install-recommends "${missing[@]}")
+
+if [[ "$(id -u)" -ne 0 ]]; then
+  echo "setup.sh: not running as root; install them with:" >&2
+  echo "  sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive ${install_cmd[*]}" >&2
+  exit 1
+fi
+
+apt-get update -q
+DEBIAN_FRONTEND=noninteractive "${install_cmd[@]}"
+echo "setup.sh: installed: ${missing[*]}"

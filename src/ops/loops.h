@@ -1,0 +1,100 @@
+/* loops.h — the machinery shared by elementwise ops: strided, broadcasting iteration and
+ * threading live in loops.c; an op supplies only a row kernel, usually via the macros
+ * below, which are compiled for AVX-512, AVX2 and baseline x86-64 and picked at load
+ * time (GCC target_clones). */
+#ifndef ZEN_LOOPS_H
+#define ZEN_LOOPS_H
+
+#include "../core/internal.h"
+
+#if defined(__x86_64__) && !defined(ZEN_NO_CLONES)
+#define ZEN_TARGET_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define ZEN_TARGET_CLONES
+/* Inside a UNARY_BACK kernel (dense G = upstream gradient, X = input, Y = output, O, n,
+ * nt threads): O = G * EXPR, where EXPR is the derivative written in x and y. */
+#define ZEN_DERIV_LOOP(EXPR)                                                                \
+    _Pragma("omp parallel for simd num_threads(nt) schedule(static) if (nt > 1)")          \
+    for (int64_t i = 0; i < n; i++) {                                                      \
+        float x = X[i], y = Y[i];                                                          \
+        (void)x;                                                                           \
+        (void)y;                                                                           \
+        O[i] = G[i] * (EXPR);                                                              \
+    }
+
+#endif
+
+/* o[j] = f(a[j*sa], b[j*sb]) for j < n. p: the node's float parameters (fp). */
+typedef void (*zen_binary_row)(const float *a, int64_t sa, const float *b, int64_t sb, float *o,
+                               int64_t n, const float *p);
+/* o[j] = f(x[j*sx]) for j < n. */
+typedef void (*zen_unary_row)(const float *x, int64_t sx, float *o, int64_t n, const float *p);
+
+/* out = f(src[0], src[1]) elementwise, broadcasting both to out's shape. out is dense. */
+void zen__binary_map(zen_tensor *out, const zen_tensor *a, const zen_tensor *b, zen_exec *ex,
+                     zen_binary_row row);
+/* out = f(x) elementwise; x may be any strided view with out's shape. */
+void zen__unary_map(zen_tensor *out, const zen_tensor *x, zen_exec *ex, zen_unary_row row);
+
+/* Defines a binary row kernel `name` computing EXPR from floats x, y (and p[] params).
+ * The common stride patterns get their own loops so they vectorize. */
+#define ZEN_DEFINE_BINARY_ROW(name, EXPR)                                                          \
+    ZEN_TARGET_CLONES static void name(const float *restrict a, int64_t sa, const float *restrict b, \
+                                       int64_t sb, float *restrict o, int64_t n,                   \
+                                       const float *restrict p) {                                  \
+        (void)p;                                                                                   \
+        if (sa == 1 && sb == 1) {                                                                  \
+            _Pragma("omp simd") for (int64_t j = 0; j < n; j++) {                                  \
+                float x = a[j], y = b[j];                                                          \
+                o[j] = (EXPR);                                                                     \
+            }                                                                                      \
+        } else if (sa == 1 && sb == 0) {                                                           \
+            const float y = b[0];                                                                  \
+            _Pragma("omp simd") for (int64_t j = 0; j < n; j++) {                                  \
+                float x = a[j];                                                                    \
+                o[j] = (EXPR);                                                                     \
+            }                                                                                      \
+        } else if (sa == 0 && sb == 1) {                                                           \
+            const float x = a[0];                                                                  \
+            _Pragma("omp simd") for (int64_t j = 0; j < n; j++) {                                  \
+                float y = b[j];                                                                    \
+                o[j] = (EXPR);                                                                     \
+            }                                                                                      \
+        } else {                                                                                   \
+            for (int64_t j = 0; j < n; j++) {                                                      \
+                float x = a[j * sa], y = b[j * sb];                                                \
+                o[j] = (EXPR);                                                                     \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+/* Defines a unary row kernel `name` computing EXPR from float x (and p[] params). */
+#define ZEN_DEFINE_UNARY_ROW(name, EXPR)                                                           \
+    ZEN_TARGET_CLONES static void name(const float *restrict xs, int64_t sx, float *restrict o,    \
+                                       int64_t n, const float *restrict p) {                       \
+        (void)p;                                                                                   \
+        if (sx == 1) {                                                                             \
+            _Pragma("omp simd") for (int64_t j = 0; j < n; j++) {                                  \
+                float x = xs[j];                                                                   \
+                o[j] = (EXPR);                                                                     \
+            }                                                                                      \
+        } else {                                                                                   \
+            for (int64_t j = 0; j < n; j++) {                                                      \
+                float x = xs[j * sx];                                                              \
+                o[j] = (EXPR);                                                                     \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+/* Inside a UNARY_BACK kernel (dense G = upstream gradient, X = input, Y = output, O, n,
+ * nt threads): O = G * EXPR, where EXPR is the derivative written in x and y. */
+#define ZEN_DERIV_LOOP(EXPR)                                                                \
+    _Pragma("omp parallel for simd num_threads(nt) schedule(static) if (nt > 1)")          \
+    for (int64_t i = 0; i < n; i++) {                                                      \
+        float x = X[i], y = Y[i];                                                          \
+        (void)x;                                                                           \
+        (void)y;                                                                           \
+        O[i] = G[i] * (EXPR);                                                              \
+    }
+
+#endif

@@ -1,0 +1,36 @@
+/* zen — the command-line tool. One function per subcommand; more arrive with the issues
+ * that build training, evaluation and serving. */
+#include <stdio.h>
+#include <string.h>
+
+#include "zen.h"
+
+static void print_help(FILE *f) {
+    fprintf(f,
+            "zen %s — a deep-learning system in C\n"
+            "\n"
+            "usage: zen <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  help        show this help\n"
+            "  version     print the version (also --version)\n",
+            zen_version());
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_help(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        print_help(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("zen %s\n", zen_version());
+        return 0;
+    }
+    fprintf(stderr, "zen: unknown command '%s' (try 'zen help')\n", cmd);
+    return 2;
+}
