@@ -52,9 +52,13 @@ int zen_graph_backward(zen_graph *g, zen_tensor *loss) {
         zen_op_table[t->op]->backward(ctx, t);
         if (zen_ctx_error(ctx)) return -1;
     }
+    /* Parameter gradients are outputs, dense like their parameters (optimizers read them
+     * as flat arrays); a gradient that came out as a strided view is copied once. */
     for (int i = 0; i < n_forward; i++) {
         zen_tensor *t = g->nodes[i];
-        if ((t->flags & ZEN_FLAG_PARAM) && t->grad && zen_graph_add(g, t->grad) != 0) return -1;
+        if (!(t->flags & ZEN_FLAG_PARAM) || !t->grad) continue;
+        t->grad = zen__dense(ctx, t->grad);
+        if (zen_graph_add(g, t->grad) != 0) return -1;
     }
     return 0;
 }
