@@ -232,10 +232,11 @@ ZEN_API zen_tensor *zen_transpose(zen_ctx *ctx, zen_tensor *x, int axis0, int ax
 ZEN_API zen_tensor *zen_slice(zen_ctx *ctx, zen_tensor *x, int axis, int64_t start, int64_t end, int64_t step);
 ZEN_API zen_tensor *zen_expand(zen_ctx *ctx, zen_tensor *x, int ndim, const int64_t *shape);
 ZEN_API zen_tensor *zen_contiguous(zen_ctx *ctx, zen_tensor *x);
-/* concat along axis; split x into n pieces of the given sizes along axis (views). */
+/* concat of n >= 1 tensors along axis; split x into n pieces of the given sizes along axis (views). */
 ZEN_API zen_tensor *zen_concat(zen_ctx *ctx, int n, zen_tensor *const *xs, int axis);
 ZEN_API int zen_split(zen_ctx *ctx, zen_tensor *x, int axis, int n, const int64_t *sizes, zen_tensor **out);
-/* Constant padding: pads[2*i], pads[2*i+1] = before/after amounts for axis i (ndim pairs). */
+/* Constant padding: pads[2*i], pads[2*i+1] = before/after amounts for axis i (ndim pairs).
+ * Negative amounts crop, as in torch.nn.functional.pad (at most the whole axis). */
 ZEN_API zen_tensor *zen_pad(zen_ctx *ctx, zen_tensor *x, const int64_t *pads, float value);
 
 /* Indexing. gather: torch.gather(x, axis, index) with i32 index. embedding: rows of
@@ -250,7 +251,7 @@ ZEN_API zen_tensor *zen_where(zen_ctx *ctx, zen_tensor *cond, zen_tensor *a, zen
 /* Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1-p).
  * The mask is a pure function of (seed, run counter of the graph, element index), so runs
  * are reproducible and each compute draws a fresh mask. zen_graph_set_training(g, false)
- * turns it into the identity. */
+ * turns it into the identity. p is in [0, 1]; p = 1 gives zeros, as in torch. */
 ZEN_API zen_tensor *zen_dropout(zen_ctx *ctx, zen_tensor *x, float p, uint64_t seed);
 
 /* Losses; each returns a 0-d tensor, the mean over samples (elements for mse/l1/huber).
