@@ -102,27 +102,6 @@ static void activation_backward(zen_ctx *ctx, zen_tensor *out) {
     zen__accum_grad(ctx, out->src[0], zen__unary_back(ctx, out));
 }
 
-/* o = g * f'(x, y) over dense rows; p = the forward node's fp. Like the forward rows,
- * each is compiled per ISA (OpenMP's outlined loop bodies are not cloned, so the threaded
- * driver below calls these). */
-typedef void (*deriv_row)(const float *g, const float *xs, const float *ys, float *o, int64_t n, const float *p);
-
-#define DERIV_ROW(name, EXPR)                                                                        \
-    ZEN_TARGET_CLONES static void name(const float *restrict g, const float *restrict xs,           \
-                                       const float *restrict ys, float *restrict o, int64_t n,      \
-                                       const float *restrict fp) {                                  \
-        /* a local copy: loads from it cannot trap, so `c ? p[0] : ...` still vectorizes */         \
-        const float p[2] = {fp[0], fp[1]};                                                           \
-        (void)p;                                                                                     \
-        (void)ys;                                                                                    \
-        _Pragma("omp simd") for (int64_t i = 0; i < n; i++) {                                        \
-            float x = xs[i], y = ys[i];                                                              \
-            (void)x;                                                                                 \
-            (void)y;                                                                                 \
-            o[i] = g[i] * (EXPR);                                                                    \
-        }                                                                                            \
-    }
-
 /* gelu'(x) = Phi(x) + x phi(x), both from one exp */
 static inline __attribute__((always_inline)) float gelu_d(float x) {
     float pdf, cdf = zen_vm__ndtr_pdf(x, &pdf);
@@ -151,20 +130,18 @@ static inline __attribute__((always_inline)) float gelu_tanh_d(float x) {
  * (< 2^-24 relative to the function's scale, 1 or alpha); only the relative accuracy of
  * derivatives below ~1e-5 (saturated units) is lost. gelu, gelu_tanh, silu and softplus
  * read x: the y-forms there would divide by x or cancel. */
-DERIV_ROW(relu_d_row, x <= 0.0f ? 0.0f : 1.0f) /* torch: 1 at NaN */
-DERIV_ROW(leaky_relu_d_row, x > 0.0f ? 1.0f : p[0])
-DERIV_ROW(elu_d_row, x <= 0.0f ? y + p[0] : 1.0f) /* alpha e^x = y + alpha */
-DERIV_ROW(sigmoid_d_row, y * (1.0f - y))
-DERIV_ROW(tanh_d_row, 1.0f - y * y)
-DERIV_ROW(gelu_d_row, gelu_d(x))
-DERIV_ROW(gelu_tanh_d_row, gelu_tanh_d(x))
-DERIV_ROW(silu_d_row, silu_d(x))
-DERIV_ROW(softplus_d_row, x * p[0] > p[1] ? 1.0f : zen_vm_sigmoid(x * p[0]))
-
-#define DERIV_CHUNK 16384
+ZEN_DEFINE_DERIV_ROW(relu_d_row, x <= 0.0f ? 0.0f : 1.0f) /* torch: 1 at NaN */
+ZEN_DEFINE_DERIV_ROW(leaky_relu_d_row, x > 0.0f ? 1.0f : p[0])
+ZEN_DEFINE_DERIV_ROW(elu_d_row, x <= 0.0f ? y + p[0] : 1.0f) /* alpha e^x = y + alpha */
+ZEN_DEFINE_DERIV_ROW(sigmoid_d_row, y * (1.0f - y))
+ZEN_DEFINE_DERIV_ROW(tanh_d_row, 1.0f - y * y)
+ZEN_DEFINE_DERIV_ROW(gelu_d_row, gelu_d(x))
+ZEN_DEFINE_DERIV_ROW(gelu_tanh_d_row, gelu_tanh_d(x))
+ZEN_DEFINE_DERIV_ROW(silu_d_row, silu_d(x))
+ZEN_DEFINE_DERIV_ROW(softplus_d_row, x * p[0] > p[1] ? 1.0f : zen_vm_sigmoid(x * p[0]))
 
 void zen__unary_back_activation(zen_tensor *out, zen_exec *ex) {
-    deriv_row row;
+    zen_deriv_row row;
     switch (out->ip[0]) {
     case ZEN_OP_RELU: row = relu_d_row; break;
     case ZEN_OP_LEAKY_RELU: row = leaky_relu_d_row; break;
@@ -177,18 +154,7 @@ void zen__unary_back_activation(zen_tensor *out, zen_exec *ex) {
     case ZEN_OP_SOFTPLUS: row = softplus_d_row; break;
     default: zen__exec_fail(ex, "unary_back: no derivative for op %s", zen_op_name((int)out->ip[0])); return;
     }
-    const float *G = out->src[0]->data, *X = out->src[1]->data, *Y = out->src[2]->data;
-    float *O = out->data;
-    const float *p = out->fp;
-    int64_t n = zen_numel(out);
-    int nt = zen__threads_for(ex, n);
-    int64_t nchunks = nt > 1 ? (n + DERIV_CHUNK - 1) / DERIV_CHUNK : 1;
-    int64_t chunk = nt > 1 ? DERIV_CHUNK : n;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t k = 0; k < nchunks; k++) {
-        int64_t i0 = k * chunk, len = n - i0 < chunk ? n - i0 : chunk;
-        row(G + i0, X + i0, Y + i0, O + i0, len, p);
-    }
+    zen__deriv_map(out, ex, row);
 }
 
 const zen_op_def zen_op_relu = {"relu", relu_forward, activation_backward, NULL, false};

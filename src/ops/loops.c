@@ -102,3 +102,20 @@ void zen__unary_map(zen_tensor *out, const zen_tensor *x, zen_exec *ex, zen_unar
         row(X + ox, it.stride[0][rd], O + r * t.cols + c0, n, out->fp);
     }
 }
+
+#define DERIV_CHUNK 16384
+
+void zen__deriv_map(zen_tensor *out, zen_exec *ex, zen_deriv_row row) {
+    const float *G = out->src[0]->data, *X = out->src[1]->data, *Y = out->src[2]->data;
+    float *O = out->data;
+    const float *p = out->fp;
+    int64_t n = zen_numel(out);
+    int nt = zen__threads_for(ex, n);
+    int64_t nchunks = nt > 1 ? (n + DERIV_CHUNK - 1) / DERIV_CHUNK : 1;
+    int64_t chunk = nt > 1 ? DERIV_CHUNK : n;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t k = 0; k < nchunks; k++) {
+        int64_t i0 = k * chunk, len = n - i0 < chunk ? n - i0 : chunk;
+        row(G + i0, X + i0, Y + i0, O + i0, len, p);
+    }
+}

@@ -11,17 +11,6 @@
 #define ZEN_TARGET_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define ZEN_TARGET_CLONES
-/* Inside a UNARY_BACK kernel (dense G = upstream gradient, X = input, Y = output, O, n,
- * nt threads): O = G * EXPR, where EXPR is the derivative written in x and y. */
-#define ZEN_DERIV_LOOP(EXPR)                                                                \
-    _Pragma("omp parallel for simd num_threads(nt) schedule(static) if (nt > 1)")          \
-    for (int64_t i = 0; i < n; i++) {                                                      \
-        float x = X[i], y = Y[i];                                                          \
-        (void)x;                                                                           \
-        (void)y;                                                                           \
-        O[i] = G[i] * (EXPR);                                                              \
-    }
-
 #endif
 
 /* o[j] = f(a[j*sa], b[j*sb]) for j < n. p: the node's float parameters (fp). */
@@ -41,7 +30,8 @@ void zen__unary_map(zen_tensor *out, const zen_tensor *x, zen_exec *ex, zen_unar
 #define ZEN_DEFINE_BINARY_ROW(name, EXPR)                                                          \
     ZEN_TARGET_CLONES static void name(const float *restrict a, int64_t sa, const float *restrict b, \
                                        int64_t sb, float *restrict o, int64_t n,                   \
-                                       const float *restrict p) {                                  \
+                                       const float *restrict fp) {                                 \
+        const float p[2] = {fp[0], fp[1]}; /* a local copy: `c ? p[0] : ..` vectorizes */          \
         (void)p;                                                                                   \
         if (sa == 1 && sb == 1) {                                                                  \
             _Pragma("omp simd") for (int64_t j = 0; j < n; j++) {                                  \
@@ -71,7 +61,8 @@ void zen__unary_map(zen_tensor *out, const zen_tensor *x, zen_exec *ex, zen_unar
 /* Defines a unary row kernel `name` computing EXPR from float x (and p[] params). */
 #define ZEN_DEFINE_UNARY_ROW(name, EXPR)                                                           \
     ZEN_TARGET_CLONES static void name(const float *restrict xs, int64_t sx, float *restrict o,    \
-                                       int64_t n, const float *restrict p) {                       \
+                                       int64_t n, const float *restrict fp) {                      \
+        const float p[2] = {fp[0], fp[1]}; /* a local copy: `c ? p[0] : ..` vectorizes */          \
         (void)p;                                                                                   \
         if (sx == 1) {                                                                             \
             _Pragma("omp simd") for (int64_t j = 0; j < n; j++) {                                  \
@@ -86,15 +77,28 @@ void zen__unary_map(zen_tensor *out, const zen_tensor *x, zen_exec *ex, zen_unar
         }                                                                                          \
     }
 
-/* Inside a UNARY_BACK kernel (dense G = upstream gradient, X = input, Y = output, O, n,
- * nt threads): O = G * EXPR, where EXPR is the derivative written in x and y. */
-#define ZEN_DERIV_LOOP(EXPR)                                                                \
-    _Pragma("omp parallel for simd num_threads(nt) schedule(static) if (nt > 1)")          \
-    for (int64_t i = 0; i < n; i++) {                                                      \
-        float x = X[i], y = Y[i];                                                          \
-        (void)x;                                                                           \
-        (void)y;                                                                           \
-        O[i] = G[i] * (EXPR);                                                              \
+/* o = g * f'(x, y) over dense rows, for the fused UNARY_BACK nodes; p = the forward
+ * node's fp. */
+typedef void (*zen_deriv_row)(const float *g, const float *x, const float *y, float *o, int64_t n,
+                              const float *p);
+/* Runs row over the dense UNARY_BACK node out (src: g, x, y), in chunks across threads. */
+void zen__deriv_map(zen_tensor *out, zen_exec *ex, zen_deriv_row row);
+
+/* Defines a derivative row kernel `name`: o = g * EXPR, EXPR written in x, y and p[]. */
+#define ZEN_DEFINE_DERIV_ROW(name, EXPR)                                                             \
+    ZEN_TARGET_CLONES static void name(const float *restrict g, const float *restrict xs,           \
+                                       const float *restrict ys, float *restrict o, int64_t n,      \
+                                       const float *restrict fp) {                                  \
+        /* a local copy: loads from it cannot trap, so `c ? p[0] : ...` still vectorizes */         \
+        const float p[2] = {fp[0], fp[1]};                                                           \
+        (void)p;                                                                                     \
+        (void)ys;                                                                                    \
+        _Pragma("omp simd") for (int64_t i = 0; i < n; i++) {                                        \
+            float x = xs[i], y = ys[i];                                                              \
+            (void)x;                                                                                 \
+            (void)y;                                                                                 \
+            o[i] = g[i] * (EXPR);                                                                    \
+        }                                                                                            \
     }
 
 #endif

@@ -91,20 +91,24 @@ static void scale_backward(zen_ctx *ctx, zen_tensor *out) {
     zen__accum_grad(ctx, out->src[0], zen_scale(ctx, out->grad, out->fp[0]));
 }
 
+ZEN_DEFINE_DERIV_ROW(pow_d_row, p[0] * powf(x, p[0] - 1.0f))
+ZEN_DEFINE_DERIV_ROW(exp_d_row, y)
+ZEN_DEFINE_DERIV_ROW(log_d_row, 1.0f / x)
+ZEN_DEFINE_DERIV_ROW(sqrt_d_row, 0.5f / y)
+ZEN_DEFINE_DERIV_ROW(rsqrt_d_row, -0.5f * y * y * y)
+ZEN_DEFINE_DERIV_ROW(abs_d_row, x > 0 ? 1.0f : x < 0 ? -1.0f : 0.0f)
+/* torch.clamp passes the gradient where lo <= x <= hi */
+ZEN_DEFINE_DERIV_ROW(clip_d_row, x >= p[0] && x <= p[1] ? 1.0f : 0.0f)
+
 static void unary_back_forward(zen_tensor *out, zen_exec *ex) {
-    const float *G = out->src[0]->data, *X = out->src[1]->data, *Y = out->src[2]->data;
-    float *O = out->data;
-    const float p0 = out->fp[0], p1 = out->fp[1];
-    int64_t n = zen_numel(out);
-    int nt = zen__threads_for(ex, n);
     switch (out->ip[0]) {
-    case ZEN_OP_POW: ZEN_DERIV_LOOP(p0 * powf(x, p0 - 1.0f)) break;
-    case ZEN_OP_EXP: ZEN_DERIV_LOOP(y) break;
-    case ZEN_OP_LOG: ZEN_DERIV_LOOP(1.0f / x) break;
-    case ZEN_OP_SQRT: ZEN_DERIV_LOOP(0.5f / y) break;
-    case ZEN_OP_RSQRT: ZEN_DERIV_LOOP(-0.5f * y * y * y) break;
-    case ZEN_OP_ABS: ZEN_DERIV_LOOP(x > 0 ? 1.0f : x < 0 ? -1.0f : 0.0f) break;
-    case ZEN_OP_CLIP: ZEN_DERIV_LOOP(x >= p0 && x <= p1 ? 1.0f : 0.0f) break;
+    case ZEN_OP_POW: zen__deriv_map(out, ex, pow_d_row); break;
+    case ZEN_OP_EXP: zen__deriv_map(out, ex, exp_d_row); break;
+    case ZEN_OP_LOG: zen__deriv_map(out, ex, log_d_row); break;
+    case ZEN_OP_SQRT: zen__deriv_map(out, ex, sqrt_d_row); break;
+    case ZEN_OP_RSQRT: zen__deriv_map(out, ex, rsqrt_d_row); break;
+    case ZEN_OP_ABS: zen__deriv_map(out, ex, abs_d_row); break;
+    case ZEN_OP_CLIP: zen__deriv_map(out, ex, clip_d_row); break;
     default: zen__unary_back_activation(out, ex); break;
     }
 }
