@@ -34,6 +34,11 @@ static bool inner_layout(const zen_tensor *t, bool *colmajor, int64_t *ld) {
     int64_t R = t->shape[nd - 2], C = t->shape[nd - 1];
     int64_t sr = t->stride[nd - 2], sc = t->stride[nd - 1];
     int64_t minC = C > 1 ? C : 1, minR = R > 1 ? R : 1;
+    if (R == 0 || C == 0) { /* nothing is read */
+        *colmajor = false;
+        *ld = minC;
+        return true;
+    }
     if ((C <= 1 || sc == 1) && (R <= 1 || sr >= minC)) {
         *colmajor = false;
         *ld = R <= 1 ? minC : sr;
