@@ -175,7 +175,9 @@ int main(int argc, char **argv) {
         bench_matmul("mlp bwd dW1=dH^T.X", 1, 128, 784, 64, true, false, nt);
         bench_matmul("mlp bwd dW2=dY^T.H", 1, 10, 128, 64, true, false, nt);
         bench_matmul("batch 64 small", 64, 64, 64, 64, false, false, nt);
-        bench_matmul("batch 8 large", 8, 256, 256, 256, false, false, nt);
+        bench_matmul("batch 8 x 128^3", 8, 128, 128, 128, false, false, nt);
+        bench_matmul("batch 8 x 192^3", 8, 192, 192, 192, false, false, nt);
+        bench_matmul("batch 8 x 256^3", 8, 256, 256, 256, false, false, nt);
         bench_linear("linear mlp1", 64, 128, 784, nt);
         bench_linear("linear mlp2", 64, 10, 128, nt);
         bench_linear("linear 512x1024", 512, 1024, 1024, nt);

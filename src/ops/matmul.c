@@ -11,8 +11,8 @@
  * The kernel folds the batch into the rows when b is the same matrix for every batch and
  * a's rows follow each other at one stride (x[B, T, K] · w: one [B*T, K] sgemm). Otherwise
  * it runs one sgemm per batch: in parallel over batches when the matrices are small (BLAS
- * called inside an OpenMP region runs single-threaded), else one after another, each with
- * all threads. The bias is written into C first and the sgemm accumulates onto it (beta 1).
+ * called inside an OpenMP region runs single-threaded; see TINY/SMALL_GEMM_MACS), else one
+ * after another, each with all threads. The bias is written into C first and the sgemm accumulates onto it (beta 1).
  *
  * 1-D inputs follow torch.matmul: a 1-D a is a row vector [1, K] and a 1-D b a column
  * [K, 1], and that dim is dropped from the result (two 1-D inputs give a 0-d dot product).
@@ -22,9 +22,18 @@
 
 #include <omp.h>
 
-/* Batches of matrices at most this many multiply-adds (M*N*K) run in parallel, one sgemm
- * per thread; larger ones run one at a time with all threads inside BLAS. */
-#define SMALL_GEMM_MACS ((int64_t)1 << 21)
+/* When to run a batch of matrices in parallel, one sgemm per thread, rather than one at
+ * a time with all threads inside BLAS (measured on 2 Zen4 cores with oneDNN, batch of 8,
+ * bench/matmul.c: per-thread sgemms give 187 vs 89 GFLOP/s at 64³, 222 vs 187 at 128³,
+ * 221 vs 209 at 256³). Tiny matrices (up to TINY multiply-adds M*N*K) always go per
+ * thread: BLAS gains little from threads there. Up to SMALL they go per thread when the
+ * batches divide evenly among the threads or are many; larger ones use BLAS threads. */
+#ifndef TINY_GEMM_MACS
+#define TINY_GEMM_MACS ((int64_t)1 << 18)
+#endif
+#ifndef SMALL_GEMM_MACS
+#define SMALL_GEMM_MACS ((int64_t)1 << 24)
+#endif
 
 /* How BLAS reads the stored inner matrix (the last two dims) of t: row-major with row
  * stride *ld (*colmajor false), or column-major with column stride *ld (*colmajor true,
@@ -206,8 +215,10 @@ static void matmul_forward(zen_tensor *out, zen_exec *ex) {
         gemm_one(ta, tb, M, N, K, A, lda, B, ldb, bs, C, nt);
         return;
     }
-    const bool small = M * N * K <= SMALL_GEMM_MACS;
-    if (nt > 1 && small && nbatch >= nt) {
+    const int64_t macs = M * N * K;
+    const bool per_thread = macs <= TINY_GEMM_MACS ||
+                            (macs <= SMALL_GEMM_MACS && (nbatch % nt == 0 || nbatch >= 4 * (int64_t)nt));
+    if (nt > 1 && per_thread) {
 #pragma omp parallel for num_threads(nt) schedule(static)
         for (int64_t i = 0; i < nbatch; i++)
             gemm_one(ta, tb, M, N, K, A + zen__offset_of(i, nb, out->shape, sa), lda,
