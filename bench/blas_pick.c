@@ -14,7 +14,9 @@
  *   bench   median GFLOP/s table (threads from OMP_NUM_THREADS)
  *   nested  does the library go single-threaded inside `omp parallel`?
  *   info    library/ISA/thread info
- * Optional argv[2] for bench: "quick" skips the 4096^3 shape.
+ * bench options: "quick" skips the 4096^3 shape; "M N K" runs one shape.
+ * The machine has 2 cores: run nothing else meanwhile (bench/blas_pick.py
+ * checks /proc/stat and reruns a measurement that overlapped other load).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -174,7 +176,7 @@ static double time_op(const char *op, long M, long N, long K, const float *A,
     return t[r / 2];
 }
 
-static void bench(int quick) {
+static void bench(int quick, long only_m, long only_n, long only_k) {
     static const long shapes[][3] = {
         {4096, 4096, 4096}, {1024, 1024, 1024}, {256, 256, 256},
         {64, 128, 5408},    {64, 5408, 128},    {5408, 128, 64},
@@ -185,6 +187,7 @@ static void bench(int quick) {
     const char *ct = getenv("OPENBLAS_CORETYPE");
     for (size_t s = quick ? 1 : 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         long M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        if (only_m && (M != only_m || N != only_n || K != only_k)) continue;
         unsigned seed = 3;
         float *A = alloc_rand(M * K, &seed), *B = alloc_rand(K * N, &seed);
         float *C = alloc_rand(M * N, &seed);
@@ -253,11 +256,14 @@ int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "bench";
     if (!strcmp(mode, "first")) first();
     else if (!strcmp(mode, "check")) return check();
-    else if (!strcmp(mode, "bench")) bench(argc > 2 && !strcmp(argv[2], "quick"));
+    else if (!strcmp(mode, "bench") && argc == 5)
+        bench(0, atol(argv[2]), atol(argv[3]), atol(argv[4]));
+    else if (!strcmp(mode, "bench"))
+        bench(argc > 2 && !strcmp(argv[2], "quick"), 0, 0, 0);
     else if (!strcmp(mode, "nested")) nested();
     else if (!strcmp(mode, "info")) info();
     else {
-        fprintf(stderr, "usage: %s first|check|bench [quick]|nested|info\n",
+        fprintf(stderr, "usage: %s first|check|bench [quick|M N K]|nested|info\n",
                 argv[0]);
         return 2;
     }

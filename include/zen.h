@@ -190,7 +190,11 @@ ZEN_API zen_tensor *zen_argmax(zen_ctx *ctx, zen_tensor *x, int axis, bool keepd
 
 /* Matrix products. matmul follows torch.matmul for ndim >= 2 (batch dims broadcast),
  * with a (and/or b) used transposed in its last two dims when trans_a (trans_b) is set.
- * linear: x·wᵀ + b with x [..., in], w [out, in], b [out] or NULL. */
+ * 1-D inputs also follow torch.matmul: a 1-D a is a row [1, K], a 1-D b a column [K, 1],
+ * and that dim is dropped from the result (1-D · 1-D is a 0-d dot product); a transpose
+ * flag on a 1-D input is an error. Transposed views (zen_transpose of the last two dims)
+ * are read in place, without a copy.
+ * linear: x·wᵀ + b with x [..., in], w [out, in], b [out] or NULL; one node, bias fused. */
 ZEN_API zen_tensor *zen_matmul(zen_ctx *ctx, zen_tensor *a, zen_tensor *b, bool trans_a, bool trans_b);
 ZEN_API zen_tensor *zen_linear(zen_ctx *ctx, zen_tensor *x, zen_tensor *w, zen_tensor *b);
 
@@ -255,9 +259,12 @@ ZEN_API zen_tensor *zen_where(zen_ctx *ctx, zen_tensor *cond, zen_tensor *a, zen
 ZEN_API zen_tensor *zen_dropout(zen_ctx *ctx, zen_tensor *x, float p, uint64_t seed);
 
 /* Losses; each returns a 0-d tensor, the mean over samples (elements for mse/l1/huber).
- * cross_entropy: logits [N, C] (or [N, C, d...]) and i32 class indices [N] ([N, d...]);
+ * cross_entropy: logits [N, C] (or [N, C, d...], or unbatched [C]) and i32 class indices
+ * [N] ([N, d...], or 0-d); as torch, index -100 is ignored (not counted in the mean) and any
+ * other index outside [0, C) makes zen_graph_compute fail with an error.
  * cross_entropy_probs: logits and target probabilities of the same shape, classes on axis 1;
- * both fuse log-softmax and NLL. bce_with_logits: targets in [0,1], same shape as logits. */
+ * both fuse log-softmax and NLL. bce_with_logits: targets in [0,1], same shape as logits.
+ * mse, l1, huber (delta > 0): pred and target of the same shape (no broadcasting). */
 ZEN_API zen_tensor *zen_cross_entropy(zen_ctx *ctx, zen_tensor *logits, zen_tensor *target);
 ZEN_API zen_tensor *zen_cross_entropy_probs(zen_ctx *ctx, zen_tensor *logits, zen_tensor *target);
 ZEN_API zen_tensor *zen_bce_with_logits(zen_ctx *ctx, zen_tensor *logits, zen_tensor *target);
