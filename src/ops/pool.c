@@ -18,13 +18,33 @@
 
 enum { IP_KH, IP_KW, IP_SH, IP_SW, IP_PH, IP_PW };
 
+/* The valid output columns of kernel column kw, [lo[kw], hi[kw]), are computed once per
+ * kernel call for the first RANGE_CACHE kernel columns (integer divisions per row cost
+ * more than the rows themselves on small images). */
+#define RANGE_CACHE 32
+
 typedef struct {
     int64_t H, W, OH, OW, KH, KW, sh, sw, ph, pw;
+    int64_t lo[RANGE_CACHE], hi[RANGE_CACHE];
 } pgeom;
 
+static void valid_range(int64_t off, int64_t s, int64_t W, int64_t OW, int64_t *lo, int64_t *hi);
+
 static pgeom make_pgeom(const zen_tensor *x, const zen_tensor *y, const int64_t *ip) {
-    return (pgeom){x->shape[2], x->shape[3], y->shape[2], y->shape[3], ip[IP_KH], ip[IP_KW],
-                   ip[IP_SH],   ip[IP_SW],   ip[IP_PH],   ip[IP_PW]};
+    pgeom g = {x->shape[2], x->shape[3], y->shape[2], y->shape[3], ip[IP_KH], ip[IP_KW],
+               ip[IP_SH],   ip[IP_SW],   ip[IP_PH],   ip[IP_PW],  {0},       {0}};
+    for (int64_t kw = 0; kw < g.KW && kw < RANGE_CACHE; kw++)
+        valid_range(kw - g.pw, g.sw, g.W, g.OW, &g.lo[kw], &g.hi[kw]);
+    return g;
+}
+
+static inline void col_range(const pgeom *g, int64_t kw, int64_t *lo, int64_t *hi) {
+    if (kw < RANGE_CACHE) {
+        *lo = g->lo[kw];
+        *hi = g->hi[kw];
+    } else {
+        valid_range(kw - g->pw, g->sw, g->W, g->OW, lo, hi);
+    }
 }
 
 /* ---- constructors ---- */
@@ -83,7 +103,7 @@ zen_tensor *zen_global_avg_pool2d(zen_ctx *ctx, zen_tensor *x) {
 /* ---- plane kernels ---- */
 
 /* The range [lo, hi) of output columns ow whose input column ow*s + off lies in [0, W). */
-static inline void valid_range(int64_t off, int64_t s, int64_t W, int64_t OW, int64_t *lo, int64_t *hi) {
+static void valid_range(int64_t off, int64_t s, int64_t W, int64_t OW, int64_t *lo, int64_t *hi) {
     int64_t l = off >= 0 ? 0 : (-off + s - 1) / s;
     int64_t h = W - 1 - off < 0 ? 0 : (W - 1 - off) / s + 1;
     if (h > OW) h = OW;
@@ -92,25 +112,45 @@ static inline void valid_range(int64_t off, int64_t s, int64_t W, int64_t OW, in
     *hi = h;
 }
 
+/* max(m, v) that is NaN when v is (then m stays NaN: torch's max pooling). Written as
+ * two selects rather than `v > m || v != v`, whose short-circuit turns the scalar tail of
+ * short rows into unpredictable branches. */
+static inline float max_nan(float m, float v) {
+    float r = v > m ? v : m;
+    return v != v ? v : r;
+}
+
+/* Runs the body (...) for i in [0, n) with S_ the input stride, a constant for strides 1 and 2 so
+ * that strided loads become shuffles instead of gathers. */
+#define ROW_LOOP(n, stride, ...)                                                                  \
+    do {                                                                                           \
+        if ((stride) == 1) {                                                                       \
+            const int64_t S_ = 1;                                                                  \
+            _Pragma("omp simd") for (int64_t i = 0; i < (n); i++) { __VA_ARGS__ }                         \
+        } else if ((stride) == 2) {                                                                \
+            const int64_t S_ = 2;                                                                  \
+            _Pragma("omp simd") for (int64_t i = 0; i < (n); i++) { __VA_ARGS__ }                         \
+        } else {                                                                                   \
+            const int64_t S_ = (stride);                                                           \
+            _Pragma("omp simd") for (int64_t i = 0; i < (n); i++) { __VA_ARGS__ }                         \
+        }                                                                                          \
+    } while (0)
+
 ZEN_TARGET_CLONES static void max_plane(const float *restrict x, float *restrict y, const pgeom *gp) {
-    const pgeom g = *gp;
-    for (int64_t oh = 0; oh < g.OH; oh++) {
-        float *restrict o = y + oh * g.OW;
-        for (int64_t i = 0; i < g.OW; i++) o[i] = -INFINITY;
-        for (int64_t kh = 0; kh < g.KH; kh++) {
-            int64_t ih = oh * g.sh - g.ph + kh;
-            if (ih < 0 || ih >= g.H) continue;
-            for (int64_t kw = 0; kw < g.KW; kw++) {
-                int64_t off = kw - g.pw, lo, hi;
-                valid_range(off, g.sw, g.W, g.OW, &lo, &hi);
-                const float *restrict s = x + ih * g.W + lo * g.sw + off;
+    const pgeom *g = gp;
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        float *restrict o = y + oh * g->OW;
+        for (int64_t i = 0; i < g->OW; i++) o[i] = -INFINITY;
+        for (int64_t kh = 0; kh < g->KH; kh++) {
+            int64_t ih = oh * g->sh - g->ph + kh;
+            if (ih < 0 || ih >= g->H) continue;
+            for (int64_t kw = 0; kw < g->KW; kw++) {
+                int64_t off = kw - g->pw, lo, hi;
+                col_range(g, kw, &lo, &hi);
+                const float *restrict s = x + ih * g->W + lo * g->sw + off;
                 float *restrict d = o + lo;
-                const int64_t n = hi - lo, sw = g.sw;
-#pragma omp simd
-                for (int64_t i = 0; i < n; i++) {
-                    float v = s[i * sw];
-                    d[i] = (v > d[i] || v != v) ? v : d[i];
-                }
+                const int64_t n = hi - lo;
+                ROW_LOOP(n, g->sw, { d[i] = max_nan(d[i], s[i * S_]); });
             }
         }
     }
@@ -119,80 +159,77 @@ ZEN_TARGET_CLONES static void max_plane(const float *restrict x, float *restrict
 /* dx plane from gy plane; best/idx: OW floats and ints of scratch. */
 ZEN_TARGET_CLONES static void max_back_plane(const float *restrict x, const float *restrict gy, float *restrict dx,
                                              float *restrict best, int32_t *restrict idx, const pgeom *gp) {
-    const pgeom g = *gp;
-    for (int64_t i = 0; i < g.H * g.W; i++) dx[i] = 0.0f;
-    for (int64_t oh = 0; oh < g.OH; oh++) {
-        int64_t ih0 = oh * g.sh - g.ph;
+    const pgeom *g = gp;
+    for (int64_t i = 0; i < g->H * g->W; i++) dx[i] = 0.0f;
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        int64_t ih0 = oh * g->sh - g->ph;
         int64_t first_row = ih0 < 0 ? 0 : ih0;
-        for (int64_t ow = 0; ow < g.OW; ow++) {
-            int64_t iw0 = ow * g.sw - g.pw;
+        for (int64_t ow = 0; ow < g->OW; ow++) {
+            int64_t iw0 = ow * g->sw - g->pw;
             best[ow] = -INFINITY;
-            idx[ow] = (int32_t)(first_row * g.W + (iw0 < 0 ? 0 : iw0)); /* torch's start index */
+            idx[ow] = (int32_t)(first_row * g->W + (iw0 < 0 ? 0 : iw0)); /* torch's start index */
         }
-        for (int64_t kh = 0; kh < g.KH; kh++) {
+        for (int64_t kh = 0; kh < g->KH; kh++) {
             int64_t ih = ih0 + kh;
-            if (ih < 0 || ih >= g.H) continue;
-            for (int64_t kw = 0; kw < g.KW; kw++) {
-                int64_t off = kw - g.pw, lo, hi;
-                valid_range(off, g.sw, g.W, g.OW, &lo, &hi);
-                const float *restrict s = x + ih * g.W + lo * g.sw + off;
-                const int64_t n = hi - lo, sw = g.sw;
-                const int32_t base = (int32_t)(ih * g.W + lo * g.sw + off);
-#pragma omp simd
-                for (int64_t i = 0; i < n; i++) {
-                    float v = s[i * sw];
-                    bool take = v > best[lo + i] || v != v;
-                    best[lo + i] = take ? v : best[lo + i];
-                    idx[lo + i] = take ? base + (int32_t)(i * sw) : idx[lo + i];
-                }
+            if (ih < 0 || ih >= g->H) continue;
+            for (int64_t kw = 0; kw < g->KW; kw++) {
+                int64_t off = kw - g->pw, lo, hi;
+                col_range(g, kw, &lo, &hi);
+                const float *restrict s = x + ih * g->W + lo * g->sw + off;
+                const int64_t n = hi - lo;
+                const int32_t base = (int32_t)(ih * g->W + lo * g->sw + off);
+                ROW_LOOP(n, g->sw, {
+                    float v = s[i * S_], b = best[lo + i];
+                    int32_t m = -(int32_t)((v > b) | (v != v)); /* all ones: take v */
+                    best[lo + i] = max_nan(b, v);
+                    idx[lo + i] = ((base + (int32_t)(i * S_)) & m) | (idx[lo + i] & ~m);
+                });
             }
         }
-        const float *restrict go = gy + oh * g.OW;
-        for (int64_t ow = 0; ow < g.OW; ow++) dx[idx[ow]] += go[ow]; /* windows may overlap */
+        const float *restrict go = gy + oh * g->OW;
+        for (int64_t ow = 0; ow < g->OW; ow++) dx[idx[ow]] += go[ow]; /* windows may overlap */
     }
 }
 
 ZEN_TARGET_CLONES static void avg_plane(const float *restrict x, float *restrict y, const pgeom *gp) {
-    const pgeom g = *gp;
-    const float div = (float)(g.KH * g.KW);
-    for (int64_t oh = 0; oh < g.OH; oh++) {
-        float *restrict o = y + oh * g.OW;
-        for (int64_t i = 0; i < g.OW; i++) o[i] = 0.0f;
-        for (int64_t kh = 0; kh < g.KH; kh++) {
-            int64_t ih = oh * g.sh - g.ph + kh;
-            if (ih < 0 || ih >= g.H) continue;
-            for (int64_t kw = 0; kw < g.KW; kw++) {
-                int64_t off = kw - g.pw, lo, hi;
-                valid_range(off, g.sw, g.W, g.OW, &lo, &hi);
-                const float *restrict s = x + ih * g.W + lo * g.sw + off;
+    const pgeom *g = gp;
+    const float div = (float)(g->KH * g->KW);
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        float *restrict o = y + oh * g->OW;
+        for (int64_t i = 0; i < g->OW; i++) o[i] = 0.0f;
+        for (int64_t kh = 0; kh < g->KH; kh++) {
+            int64_t ih = oh * g->sh - g->ph + kh;
+            if (ih < 0 || ih >= g->H) continue;
+            for (int64_t kw = 0; kw < g->KW; kw++) {
+                int64_t off = kw - g->pw, lo, hi;
+                col_range(g, kw, &lo, &hi);
+                const float *restrict s = x + ih * g->W + lo * g->sw + off;
                 float *restrict d = o + lo;
-                const int64_t n = hi - lo, sw = g.sw;
-#pragma omp simd
-                for (int64_t i = 0; i < n; i++) d[i] += s[i * sw];
+                const int64_t n = hi - lo;
+                ROW_LOOP(n, g->sw, { d[i] += s[i * S_]; });
             }
         }
 #pragma omp simd
-        for (int64_t i = 0; i < g.OW; i++) o[i] /= div;
+        for (int64_t i = 0; i < g->OW; i++) o[i] /= div;
     }
 }
 
 ZEN_TARGET_CLONES static void avg_back_plane(const float *restrict gy, float *restrict dx, const pgeom *gp) {
-    const pgeom g = *gp;
-    const float div = (float)(g.KH * g.KW);
-    for (int64_t i = 0; i < g.H * g.W; i++) dx[i] = 0.0f;
-    for (int64_t oh = 0; oh < g.OH; oh++) {
-        const float *restrict go = gy + oh * g.OW;
-        for (int64_t kh = 0; kh < g.KH; kh++) {
-            int64_t ih = oh * g.sh - g.ph + kh;
-            if (ih < 0 || ih >= g.H) continue;
-            for (int64_t kw = 0; kw < g.KW; kw++) {
-                int64_t off = kw - g.pw, lo, hi;
-                valid_range(off, g.sw, g.W, g.OW, &lo, &hi);
-                float *restrict d = dx + ih * g.W + lo * g.sw + off;
+    const pgeom *g = gp;
+    const float div = (float)(g->KH * g->KW);
+    for (int64_t i = 0; i < g->H * g->W; i++) dx[i] = 0.0f;
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        const float *restrict go = gy + oh * g->OW;
+        for (int64_t kh = 0; kh < g->KH; kh++) {
+            int64_t ih = oh * g->sh - g->ph + kh;
+            if (ih < 0 || ih >= g->H) continue;
+            for (int64_t kw = 0; kw < g->KW; kw++) {
+                int64_t off = kw - g->pw, lo, hi;
+                col_range(g, kw, &lo, &hi);
+                float *restrict d = dx + ih * g->W + lo * g->sw + off;
                 const float *restrict s = go + lo;
-                const int64_t n = hi - lo, sw = g.sw;
-#pragma omp simd /* distinct targets within one row: no conflicts */
-                for (int64_t i = 0; i < n; i++) d[i * sw] += s[i] / div;
+                const int64_t n = hi - lo;
+                ROW_LOOP(n, g->sw, { d[i * S_] += s[i] / div; }); /* distinct targets: no conflicts */
             }
         }
     }

@@ -175,12 +175,15 @@ TEST(test_large) {
     zen_pool2d_opts mnist = {{2, 2}, {0, 0}, {0, 0}};      /* the reference model's pool */
     zen_pool2d_opts overlap = {{3, 3}, {2, 1}, {1, 1}};    /* overlapping, padded */
     zen_pool2d_opts wide = {{2, 5}, {1, 3}, {0, 2}};
+    zen_pool2d_opts very_wide = {{1, 37}, {1, 4}, {0, 18}}; /* kernel columns past the range cache */
     check_large(true, 16, 32, 26, 26, mnist);
     check_large(true, 4, 8, 23, 19, overlap);
     check_large(true, 3, 5, 17, 30, wide);
     check_large(false, 16, 32, 26, 26, mnist);
     check_large(false, 4, 8, 23, 19, overlap);
     check_large(false, 3, 5, 17, 30, wide);
+    check_large(true, 2, 3, 5, 80, very_wide);
+    check_large(false, 2, 3, 5, 80, very_wide);
 }
 
 /* ---- errors ---- */
