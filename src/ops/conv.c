@@ -140,6 +140,22 @@ static inline void valid_range(int64_t off, int64_t s, int64_t W, int64_t OW, in
     *hi = h;
 }
 
+/* Runs the body (...) for i in [0, n) with S_ the input stride, a constant for strides 1
+ * and 2 so that strided loads become shuffles instead of gathers. */
+#define ROW_LOOP(n, stride, ...)                                                    \
+    do {                                                                           \
+        if ((stride) == 1) {                                                       \
+            const int64_t S_ = 1;                                                  \
+            _Pragma("omp simd") for (int64_t i = 0; i < (n); i++) { __VA_ARGS__ }  \
+        } else if ((stride) == 2) {                                                \
+            const int64_t S_ = 2;                                                  \
+            _Pragma("omp simd") for (int64_t i = 0; i < (n); i++) { __VA_ARGS__ }  \
+        } else {                                                                   \
+            const int64_t S_ = (stride);                                           \
+            _Pragma("omp simd") for (int64_t i = 0; i < (n); i++) { __VA_ARGS__ }  \
+        }                                                                          \
+    } while (0)
+
 /* col[C*KH*KW, OH*OW] from x[C, H, W] (one sample, all groups). */
 ZEN_TARGET_CLONES static void im2col(const float *restrict x, float *restrict col, const geom *gp) {
     const geom g = *gp;
@@ -158,15 +174,8 @@ ZEN_TARGET_CLONES static void im2col(const float *restrict x, float *restrict co
                     }
                     for (int64_t i = 0; i < lo; i++) d[i] = 0.0f;
                     const float *restrict s = x + (c * g.H + ih) * g.W + lo * g.sw + off;
-                    int64_t n = hi - lo;
-                    if (g.sw == 1) {
-#pragma omp simd
-                        for (int64_t i = 0; i < n; i++) d[lo + i] = s[i];
-                    } else {
-                        const int64_t sw = g.sw;
-#pragma omp simd
-                        for (int64_t i = 0; i < n; i++) d[lo + i] = s[i * sw];
-                    }
+                    const int64_t n = hi - lo;
+                    ROW_LOOP(n, g.sw, { d[lo + i] = s[i * S_]; });
                     for (int64_t i = hi; i < g.OW; i++) d[i] = 0.0f;
                 }
             }
@@ -193,14 +202,7 @@ ZEN_TARGET_CLONES static void col2im(const float *restrict col, float *restrict 
                     if (ih < 0 || ih >= g.H) continue;
                     const float *restrict s = src + oh * g.OW + lo;
                     float *restrict d = xc + ih * g.W + lo * g.sw + off;
-                    if (g.sw == 1) {
-#pragma omp simd
-                        for (int64_t i = 0; i < n; i++) d[i] += s[i];
-                    } else {
-                        const int64_t sw = g.sw;
-#pragma omp simd /* distinct targets within one row: no conflicts */
-                        for (int64_t i = 0; i < n; i++) d[i * sw] += s[i];
-                    }
+                    ROW_LOOP(n, g.sw, { d[i * S_] += s[i]; }); /* distinct targets: no conflicts */
                 }
             }
         }

@@ -112,32 +112,31 @@ static void valid_range(int64_t off, int64_t s, int64_t W, int64_t OW, int64_t *
     *hi = h;
 }
 
-/* max(m, v) that is NaN when v is (then m stays NaN: torch's max pooling). Written as
- * two selects rather than `v > m || v != v`, whose short-circuit turns the scalar tail of
- * short rows into unpredictable branches. */
+/* max(m, v), NaN when v is NaN; a NaN m stays (v > NaN is false): torch's max pooling.
+ * Written as two selects rather than `v > m || v != v`, whose short-circuit turns the
+ * scalar tail of short rows into unpredictable branches. */
 static inline float max_nan(float m, float v) {
     float r = v > m ? v : m;
     return v != v ? v : r;
 }
 
-/* Runs the body (...) for i in [0, n) with S_ the input stride, a constant for strides 1 and 2 so
- * that strided loads become shuffles instead of gathers. */
-#define ROW_LOOP(n, stride, ...)                                                                  \
-    do {                                                                                           \
-        if ((stride) == 1) {                                                                       \
-            const int64_t S_ = 1;                                                                  \
-            _Pragma("omp simd") for (int64_t i = 0; i < (n); i++) { __VA_ARGS__ }                         \
-        } else if ((stride) == 2) {                                                                \
-            const int64_t S_ = 2;                                                                  \
-            _Pragma("omp simd") for (int64_t i = 0; i < (n); i++) { __VA_ARGS__ }                         \
-        } else {                                                                                   \
-            const int64_t S_ = (stride);                                                           \
-            _Pragma("omp simd") for (int64_t i = 0; i < (n); i++) { __VA_ARGS__ }                         \
-        }                                                                                          \
+/* Runs the body (...) for i in [0, n) with S_ the input stride, a constant for strides 1
+ * and 2 so that strided loads become shuffles instead of gathers. */
+#define ROW_LOOP(n, stride, ...)                                                    \
+    do {                                                                           \
+        if ((stride) == 1) {                                                       \
+            const int64_t S_ = 1;                                                  \
+            _Pragma("omp simd") for (int64_t i = 0; i < (n); i++) { __VA_ARGS__ }  \
+        } else if ((stride) == 2) {                                                \
+            const int64_t S_ = 2;                                                  \
+            _Pragma("omp simd") for (int64_t i = 0; i < (n); i++) { __VA_ARGS__ }  \
+        } else {                                                                   \
+            const int64_t S_ = (stride);                                           \
+            _Pragma("omp simd") for (int64_t i = 0; i < (n); i++) { __VA_ARGS__ }  \
+        }                                                                          \
     } while (0)
 
-ZEN_TARGET_CLONES static void max_plane(const float *restrict x, float *restrict y, const pgeom *gp) {
-    const pgeom *g = gp;
+ZEN_TARGET_CLONES static void max_plane(const float *restrict x, float *restrict y, const pgeom *g) {
     for (int64_t oh = 0; oh < g->OH; oh++) {
         float *restrict o = y + oh * g->OW;
         for (int64_t i = 0; i < g->OW; i++) o[i] = -INFINITY;
@@ -158,8 +157,7 @@ ZEN_TARGET_CLONES static void max_plane(const float *restrict x, float *restrict
 
 /* dx plane from gy plane; best/idx: OW floats and ints of scratch. */
 ZEN_TARGET_CLONES static void max_back_plane(const float *restrict x, const float *restrict gy, float *restrict dx,
-                                             float *restrict best, int32_t *restrict idx, const pgeom *gp) {
-    const pgeom *g = gp;
+                                             float *restrict best, int32_t *restrict idx, const pgeom *g) {
     for (int64_t i = 0; i < g->H * g->W; i++) dx[i] = 0.0f;
     for (int64_t oh = 0; oh < g->OH; oh++) {
         int64_t ih0 = oh * g->sh - g->ph;
@@ -191,8 +189,7 @@ ZEN_TARGET_CLONES static void max_back_plane(const float *restrict x, const floa
     }
 }
 
-ZEN_TARGET_CLONES static void avg_plane(const float *restrict x, float *restrict y, const pgeom *gp) {
-    const pgeom *g = gp;
+ZEN_TARGET_CLONES static void avg_plane(const float *restrict x, float *restrict y, const pgeom *g) {
     const float div = (float)(g->KH * g->KW);
     for (int64_t oh = 0; oh < g->OH; oh++) {
         float *restrict o = y + oh * g->OW;
@@ -214,8 +211,7 @@ ZEN_TARGET_CLONES static void avg_plane(const float *restrict x, float *restrict
     }
 }
 
-ZEN_TARGET_CLONES static void avg_back_plane(const float *restrict gy, float *restrict dx, const pgeom *gp) {
-    const pgeom *g = gp;
+ZEN_TARGET_CLONES static void avg_back_plane(const float *restrict gy, float *restrict dx, const pgeom *g) {
     const float div = (float)(g->KH * g->KW);
     for (int64_t i = 0; i < g->H * g->W; i++) dx[i] = 0.0f;
     for (int64_t oh = 0; oh < g->OH; oh++) {
