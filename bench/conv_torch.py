@@ -1,14 +1,16 @@
 #!/usr/bin/python3
 """The work of bench/conv.c in PyTorch, and the two side by side.
 
-    /usr/bin/python3 bench/conv_torch.py [--repeats R] [--zen build/bench/bench_conv]
+    /usr/bin/python3 bench/conv_torch.py [--repeats R] [--rounds K] [--zen build/bench/bench_conv]
 
 For each layer and thread count (torch.set_num_threads(1 or 2)) it times
     y = F.conv2d(x, w, b, padding=p)            (fwd)
     y = F.conv2d(x, w, b, padding=p); y.backward(gy)   (step: fwd + dx, dw, db)
 with the same shapes as bench/conv.c (the MNIST layer's input has no gradient, the
 mid-size layer's has), and prints the median (and fastest) ms per step. With --zen it also
-runs zen's bench binary and prints zen/torch ratios (below 1: zen is faster).
+runs zen's bench binary and prints zen/torch ratios (below 1: zen is faster). On a machine
+shared with other work, --rounds K alternates the two K times and keeps each number's best
+(lowest) median, since interference only ever adds time.
 """
 import argparse
 import statistics
@@ -80,16 +82,26 @@ def bench_zen(binary, repeats):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=30)
+    ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--zen", help="path of zen's bench_conv binary, to print both side by side")
     args = ap.parse_args()
-    t = bench_torch(args.repeats)
-    print(f"# conv2d in PyTorch {torch.__version__}, median of {args.repeats} runs, ms per step")
+    t, z = {}, {}
+
+    def keep_best(into, rows):
+        for k, v in rows.items():
+            into[k] = tuple(map(min, zip(into[k], v))) if k in into else v
+
+    for _ in range(max(1, args.rounds)):
+        keep_best(t, bench_torch(args.repeats))
+        if args.zen:
+            keep_best(z, bench_zen(args.zen, args.repeats))
+    best = f", best of {args.rounds} rounds" if args.rounds > 1 else ""
+    print(f"# conv2d in PyTorch {torch.__version__}, median of {args.repeats} runs{best}, ms per step")
     if not args.zen:
         print(f"{'layer':6} t  {'fwd_ms':>9}  {'step_ms':>9}  {'fwd_min':>9}  {'step_min':>9}")
         for (name, threads), v in t.items():
             print(f"{name:6} {threads}  " + "  ".join(f"{x:9.3f}" for x in v))
         return
-    z = bench_zen(args.zen, args.repeats)
     print(f"{'layer':6} t  {'zen fwd':>9} {'torch fwd':>9} {'ratio':>6}  {'zen step':>9} {'torch step':>10} {'ratio':>6}"
           f"   (fastest runs: step zen / torch)")
     for key, tv in t.items():

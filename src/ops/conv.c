@@ -2,7 +2,7 @@
  *
  * Every kernel works one sample at a time: the sample's input patches are unrolled into a
  * column matrix (im2col) col[C*KH*KW, OH*OW] in scratch memory, and each group g is one
- * sgemm
+ * sgemm (per chunk of output rows when the column matrix would be very large)
  *     y_n[g]  [OCg, P]   = w[g] [OCg, Kg] · col[g] [Kg, P]         (forward)
  *     dw[g]   [OCg, Kg] += gy_n[g] [OCg, P] · col[g]ᵀ               (CONV2D_BACK_WEIGHT)
  *     dcol[g] [Kg, P]    = w[g]ᵀ · gy_n[g]                          (CONV2D_BACK_INPUT)
@@ -30,8 +30,14 @@ typedef struct {
     int64_t OH, OW;        /* output spatial size */
     int64_t sh, sw, ph, pw, dh, dw, groups;
     int64_t Cg, OCg, Kg, P; /* channels per group, output channels per group, Cg*KH*KW, OH*OW */
+    int64_t rows;          /* output rows per column-matrix chunk */
     bool direct;           /* 1x1, stride 1, no padding: x_n is its own column matrix */
 } geom;
+
+/* A column matrix chunk holds at most this many floats (4 MiB), which bounds the scratch
+ * for large images. Chunks sized for L2 (64K-256K floats) were measured 3-8% slower on a
+ * 64->64 3x3 layer at 28x28: the smaller sgemms lose more than the cache gains. */
+#define CHUNK_FLOATS (1024 * 1024)
 
 static geom make_geom(const int64_t *xs, const int64_t *ws, int64_t OH, int64_t OW, const int64_t *ip) {
     geom g;
@@ -44,12 +50,16 @@ static geom make_geom(const int64_t *xs, const int64_t *ws, int64_t OH, int64_t 
     g.Kg = g.Cg * g.KH * g.KW;
     g.P = OH * OW;
     g.direct = g.KH == 1 && g.KW == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+    int64_t row_floats = g.C * g.KH * g.KW * (OW ? OW : 1);
+    g.rows = CHUNK_FLOATS / row_floats;
+    if (g.rows < 1) g.rows = 1;
+    if (g.rows > OH) g.rows = OH;
     return g;
 }
 
-/* Floats of one column matrix (all groups), rounded up to a whole number of cache lines. */
+/* Floats of one column matrix chunk (all groups), rounded up to whole cache lines. */
 static int64_t col_floats(const geom *g) {
-    int64_t n = g->C * g->KH * g->KW * g->P;
+    int64_t n = g->C * g->KH * g->KW * g->rows * g->OW;
     return (n + 15) / 16 * 16;
 }
 
@@ -156,17 +166,19 @@ static inline void valid_range(int64_t off, int64_t s, int64_t W, int64_t OW, in
         }                                                                          \
     } while (0)
 
-/* col[C*KH*KW, OH*OW] from x[C, H, W] (one sample, all groups). */
-ZEN_TARGET_CLONES static void im2col(const float *restrict x, float *restrict col, const geom *gp) {
+/* col[C*KH*KW, (oh1-oh0)*OW] from x[C, H, W]: output rows [oh0, oh1) of one sample. */
+ZEN_TARGET_CLONES static void im2col(const float *restrict x, float *restrict col, const geom *gp, int64_t oh0,
+                                     int64_t oh1) {
     const geom g = *gp;
+    const int64_t np = (oh1 - oh0) * g.OW;
     for (int64_t c = 0; c < g.C; c++) {
         for (int64_t kh = 0; kh < g.KH; kh++) {
             for (int64_t kw = 0; kw < g.KW; kw++) {
-                float *restrict dst = col + ((c * g.KH + kh) * g.KW + kw) * g.P;
+                float *restrict dst = col + ((c * g.KH + kh) * g.KW + kw) * np;
                 int64_t off = kw * g.dw - g.pw, lo, hi;
                 valid_range(off, g.sw, g.W, g.OW, &lo, &hi);
-                for (int64_t oh = 0; oh < g.OH; oh++) {
-                    float *restrict d = dst + oh * g.OW;
+                for (int64_t oh = oh0; oh < oh1; oh++) {
+                    float *restrict d = dst + (oh - oh0) * g.OW;
                     int64_t ih = oh * g.sh - g.ph + kh * g.dh;
                     if (ih < 0 || ih >= g.H) {
                         for (int64_t i = 0; i < g.OW; i++) d[i] = 0.0f;
@@ -183,24 +195,24 @@ ZEN_TARGET_CLONES static void im2col(const float *restrict x, float *restrict co
     }
 }
 
-/* dx[C, H, W] = the sum of col[C*KH*KW, OH*OW] back into the positions im2col read. */
-ZEN_TARGET_CLONES static void col2im(const float *restrict col, float *restrict dx, const geom *gp) {
+/* dx[C, H, W] += col[C*KH*KW, (oh1-oh0)*OW] (output rows [oh0, oh1)) added back into the
+ * positions im2col read. */
+ZEN_TARGET_CLONES static void col2im(const float *restrict col, float *restrict dx, const geom *gp, int64_t oh0,
+                                     int64_t oh1) {
     const geom g = *gp;
-    const int64_t plane = g.H * g.W;
+    const int64_t plane = g.H * g.W, np = (oh1 - oh0) * g.OW;
     for (int64_t c = 0; c < g.C; c++) {
         float *restrict xc = dx + c * plane;
-#pragma omp simd
-        for (int64_t i = 0; i < plane; i++) xc[i] = 0.0f;
         for (int64_t kh = 0; kh < g.KH; kh++) {
             for (int64_t kw = 0; kw < g.KW; kw++) {
-                const float *restrict src = col + ((c * g.KH + kh) * g.KW + kw) * g.P;
+                const float *restrict src = col + ((c * g.KH + kh) * g.KW + kw) * np;
                 int64_t off = kw * g.dw - g.pw, lo, hi;
                 valid_range(off, g.sw, g.W, g.OW, &lo, &hi);
                 int64_t n = hi - lo;
-                for (int64_t oh = 0; oh < g.OH; oh++) {
+                for (int64_t oh = oh0; oh < oh1; oh++) {
                     int64_t ih = oh * g.sh - g.ph + kh * g.dh;
                     if (ih < 0 || ih >= g.H) continue;
-                    const float *restrict s = src + oh * g.OW + lo;
+                    const float *restrict s = src + (oh - oh0) * g.OW + lo;
                     float *restrict d = xc + ih * g.W + lo * g.sw + off;
                     ROW_LOOP(n, g.sw, { d[i * S_] += s[i]; }); /* distinct targets: no conflicts */
                 }
@@ -234,16 +246,22 @@ static size_t conv2d_work(const zen_tensor *out, int nthreads) {
     return (size_t)batch_slots(nthreads, g.N) * (size_t)col_floats(&g) * sizeof(float);
 }
 
-/* y_n = conv(x_n), one sample; col is this thread's column matrix. */
+/* y_n = conv(x_n), one sample, a chunk of output rows at a time; col is this thread's
+ * column matrix. */
 static void conv_sample(const geom *g, const float *xn, const float *W, const float *B, float *yn, float *col) {
-    const float *cm = xn;
-    if (!g->direct) {
-        im2col(xn, col, g);
-        cm = col;
+    if (g->direct) {
+        for (int64_t gr = 0; gr < g->groups; gr++)
+            zen__sgemm(false, false, g->OCg, g->P, g->Kg, 1.0f, W + gr * g->OCg * g->Kg, g->Kg,
+                       xn + gr * g->Kg * g->P, g->P, 0.0f, yn + gr * g->OCg * g->P, g->P);
+    } else {
+        for (int64_t oh0 = 0; oh0 < g->OH; oh0 += g->rows) {
+            int64_t oh1 = oh0 + g->rows < g->OH ? oh0 + g->rows : g->OH, np = (oh1 - oh0) * g->OW;
+            im2col(xn, col, g, oh0, oh1);
+            for (int64_t gr = 0; gr < g->groups; gr++)
+                zen__sgemm(false, false, g->OCg, np, g->Kg, 1.0f, W + gr * g->OCg * g->Kg, g->Kg,
+                           col + gr * g->Kg * np, np, 0.0f, yn + gr * g->OCg * g->P + oh0 * g->OW, g->P);
+        }
     }
-    for (int64_t gr = 0; gr < g->groups; gr++)
-        zen__sgemm(false, false, g->OCg, g->P, g->Kg, 1.0f, W + gr * g->OCg * g->Kg, g->Kg, cm + gr * g->Kg * g->P,
-                   g->P, 0.0f, yn + gr * g->OCg * g->P, g->P);
     if (B) add_bias(yn, B, g->OC, g->P);
 }
 
@@ -295,11 +313,20 @@ static size_t back_input_work(const zen_tensor *out, int nthreads) {
 }
 
 static void back_input_sample(const geom *g, const float *gyn, const float *W, float *dxn, float *col) {
-    float *cm = g->direct ? dxn : col;
-    for (int64_t gr = 0; gr < g->groups; gr++)
-        zen__sgemm(true, false, g->Kg, g->P, g->OCg, 1.0f, W + gr * g->OCg * g->Kg, g->Kg, gyn + gr * g->OCg * g->P,
-                   g->P, 0.0f, cm + gr * g->Kg * g->P, g->P);
-    if (!g->direct) col2im(col, dxn, g);
+    if (g->direct) {
+        for (int64_t gr = 0; gr < g->groups; gr++)
+            zen__sgemm(true, false, g->Kg, g->P, g->OCg, 1.0f, W + gr * g->OCg * g->Kg, g->Kg,
+                       gyn + gr * g->OCg * g->P, g->P, 0.0f, dxn + gr * g->Kg * g->P, g->P);
+        return;
+    }
+    memset(dxn, 0, (size_t)(g->C * g->H * g->W) * sizeof *dxn);
+    for (int64_t oh0 = 0; oh0 < g->OH; oh0 += g->rows) {
+        int64_t oh1 = oh0 + g->rows < g->OH ? oh0 + g->rows : g->OH, np = (oh1 - oh0) * g->OW;
+        for (int64_t gr = 0; gr < g->groups; gr++)
+            zen__sgemm(true, false, g->Kg, np, g->OCg, 1.0f, W + gr * g->OCg * g->Kg, g->Kg,
+                       gyn + gr * g->OCg * g->P + oh0 * g->OW, g->P, 0.0f, col + gr * g->Kg * np, np);
+        col2im(col, dxn, g, oh0, oh1);
+    }
 }
 
 static void back_input_forward(zen_tensor *out, zen_exec *ex) {
@@ -349,21 +376,25 @@ static void back_weight_range(const geom *g, const float *GY, const float *X, fl
         memset(acc, 0, (size_t)(g->OC * g->Kg) * sizeof *acc);
         return;
     }
+    const int64_t rows = g->direct ? g->OH : g->rows;
     for (int64_t n = n0; n < n1; n++) {
-        const float *xn = X + n * g->C * g->H * g->W, *cm = xn;
-        if (!g->direct) {
-            im2col(xn, col, g);
-            cm = col;
-        }
-        const float *gyn = GY + n * g->OC * g->P;
-        const float beta = n == n0 ? 0.0f : 1.0f;
-        for (int64_t gr = 0; gr < g->groups; gr++) {
-            const float *gyg = gyn + gr * g->OCg * g->P, *cg = cm + gr * g->Kg * g->P;
-            float *ag = acc + gr * g->OCg * g->Kg;
-            if (tr)
-                zen__sgemm(false, true, g->Kg, g->OCg, g->P, 1.0f, cg, g->P, gyg, g->P, beta, ag, g->OCg);
-            else
-                zen__sgemm(false, true, g->OCg, g->Kg, g->P, 1.0f, gyg, g->P, cg, g->P, beta, ag, g->Kg);
+        const float *xn = X + n * g->C * g->H * g->W, *gyn = GY + n * g->OC * g->P;
+        for (int64_t oh0 = 0; oh0 < g->OH; oh0 += rows) {
+            int64_t oh1 = oh0 + rows < g->OH ? oh0 + rows : g->OH, np = (oh1 - oh0) * g->OW;
+            const float *cm = xn; /* direct: x_n is the whole column matrix */
+            if (!g->direct) {
+                im2col(xn, col, g, oh0, oh1);
+                cm = col;
+            }
+            const float beta = n == n0 && oh0 == 0 ? 0.0f : 1.0f;
+            for (int64_t gr = 0; gr < g->groups; gr++) {
+                const float *gyg = gyn + gr * g->OCg * g->P + oh0 * g->OW, *cg = cm + gr * g->Kg * np;
+                float *ag = acc + gr * g->OCg * g->Kg;
+                if (tr)
+                    zen__sgemm(false, true, g->Kg, g->OCg, np, 1.0f, cg, np, gyg, g->P, beta, ag, g->OCg);
+                else
+                    zen__sgemm(false, true, g->OCg, g->Kg, np, 1.0f, gyg, g->P, cg, np, beta, ag, g->Kg);
+            }
         }
     }
 }

@@ -159,6 +159,15 @@ TEST(test_large_1x1_depthwise) {
     check_large(s2, true, 2);
 }
 
+/* A column matrix of more than 1M floats (16*3*3 x 94x98) is unrolled a chunk of output
+ * rows at a time; the chunk edges must line up with padding, stride and dilation. */
+TEST(test_large_chunked) {
+    shape s = {2, 16, 100, 99, 6, 3, 3, {{1, 1}, {1, 2}, {2, 2}, 1}};
+    check_large(s, true, 2);
+    shape s1 = {1, 16, 101, 99, 4, 3, 3, {{1, 1}, {1, 2}, {2, 2}, 2}}; /* groups, serial */
+    check_large(s1, false, 2);
+}
+
 /* A single sample: samples run serially and the sgemm is threaded. */
 TEST(test_large_single_sample) {
     shape s = {1, 16, 20, 20, 32, 3, 3, {{1, 1}, {1, 1}, {0, 0}, 1}};
@@ -247,7 +256,7 @@ TEST(test_shapes) {
 int main(void) {
     f = fx_open("conv.safetensors");
     int rc = RUN_TESTS(test_fixtures, test_large_general, test_large_mnist, test_large_1x1_depthwise,
-                       test_large_single_sample, test_errors, test_shapes);
+                       test_large_chunked, test_large_single_sample, test_errors, test_shapes);
     fx_close(f);
     return rc;
 }
