@@ -50,7 +50,8 @@ static geom make_geom(const int64_t *xs, const int64_t *ws, int64_t OH, int64_t 
     g.Kg = g.Cg * g.KH * g.KW;
     g.P = OH * OW;
     g.direct = g.KH == 1 && g.KW == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
-    int64_t row_floats = g.C * g.KH * g.KW * (OW ? OW : 1);
+    int64_t row_floats = g.C * g.KH * g.KW * OW;
+    if (row_floats < 1) row_floats = 1;
     g.rows = CHUNK_FLOATS / row_floats;
     if (g.rows < 1) g.rows = 1;
     if (g.rows > OH) g.rows = OH;
@@ -115,7 +116,8 @@ zen_tensor *zen_conv2d(zen_ctx *ctx, zen_tensor *x, zen_tensor *w, zen_tensor *b
                          "zen_conv2d: channel mismatch: w %s expects %lld input channels per group, "
                          "but x %s has %lld channels in %lld groups",
                          sw, (long long)w->shape[1], sx, (long long)C, (long long)groups);
-    if (OC == 0 || KH == 0 || KW == 0) return zen__fail(ctx, "zen_conv2d: w %s is empty", sw);
+    if (C == 0 || OC == 0 || KH == 0 || KW == 0)
+        return zen__fail(ctx, "zen_conv2d: channels and kernel sizes must be positive: x %s, w %s", sx, sw);
     if (b && (b->ndim != 1 || b->shape[0] != OC))
         return zen__fail(ctx, "zen_conv2d: b must have shape [%lld], got %s", (long long)OC,
                          zen_shape_str(b, sb, sizeof sb));

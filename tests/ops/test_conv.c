@@ -232,6 +232,11 @@ TEST(test_errors) {
     CHECK(expect_error(zen_conv2d(ctx, x, w, b, neg_d), "zen_conv2d: dilation must be positive, got {-1, 0}"));
     zen_conv2d_opts neg_g = {{0, 0}, {0, 0}, {0, 0}, -2};
     CHECK(expect_error(zen_conv2d(ctx, x, w, b, neg_g), "zen_conv2d: groups must be positive, got -2"));
+    zen_tensor *w0 = zen_param(ctx, ZEN_F32, 4, (int64_t[]){0, 4, 3, 3});
+    CHECK(expect_error(zen_conv2d(ctx, x, w0, NULL, d),
+                       "zen_conv2d: channels and kernel sizes must be positive: x [2, 4, 6, 6], w [0, 4, 3, 3]"));
+    zen_tensor *wk0 = zen_param(ctx, ZEN_F32, 4, (int64_t[]){6, 4, 0, 3});
+    CHECK(expect_error(zen_conv2d(ctx, x, wk0, b, d), "channels and kernel sizes must be positive"));
     zen_tensor *xi = zen_input(ctx, ZEN_I32, 4, (int64_t[]){2, 4, 6, 6});
     CHECK(expect_error(zen_conv2d(ctx, xi, w, b, d), "zen_conv2d: x must be f32, got i32"));
     /* A NULL input propagates without a new error. */
