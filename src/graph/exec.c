@@ -26,10 +26,12 @@ int zen_graph_compute(zen_graph *g) {
         return -1;
     }
     bind_buffers(g);
+    /* Per-thread scratch was sized when planning: never run with more threads than that. */
+    int nthreads = ctx->nthreads < g->planned_threads ? ctx->nthreads : g->planned_threads;
     /* BLAS libraries size their teams from this ICV of the calling thread. */
-    omp_set_num_threads(ctx->nthreads);
+    omp_set_num_threads(nthreads);
     zen_exec ex = {
-        .work = g->work, .nthreads = ctx->nthreads, .run = g->runs, .training = g->training, .ctx = ctx,
+        .work = g->work, .nthreads = nthreads, .run = g->runs, .training = g->training, .ctx = ctx,
     };
     for (int i = 0; i < g->n && !ex.failed; i++) {
         zen_tensor *t = g->nodes[i];

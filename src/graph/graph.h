@@ -19,6 +19,7 @@ struct zen_graph {
     size_t peak_bytes, naive_bytes;
     void *work; /* scratch shared by all kernels (they run one after another) */
     size_t work_bytes;
+    int planned_threads; /* scratch is sized for this many threads */
 
     bool training;
     uint64_t runs;

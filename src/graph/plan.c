@@ -140,6 +140,7 @@ int zen_graph_plan(zen_graph *g) {
     g->peak_bytes = a.top + work;
     g->naive_bytes = naive + work;
     g->work_bytes = work;
+    g->planned_threads = ctx->nthreads;
     g->planned = true;
     free(a.free);
     free(last_use);

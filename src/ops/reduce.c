@@ -132,6 +132,7 @@ static void reduce_forward(zen_tensor *out, zen_exec *ex, int kind) {
     const float *X = x->data;
     float *O = out->data;
     int nt = zen__threads_for(ex, A * R * B);
+    if (A * B == 0) return; /* empty output */
     if (R == 0) { /* sum of nothing */
         for (int64_t i = 0; i < A * B; i++) O[i] = 0;
         return;

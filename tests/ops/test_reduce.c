@@ -111,10 +111,28 @@ TEST(test_bad_axes) {
     zen_ctx_free(ctx);
 }
 
+/* Empty tensors: a sum over an empty axis is 0; reducing a non-empty axis of an empty
+ * tensor gives an empty result. */
+TEST(test_empty) {
+    zen_ctx *ctx = zen_ctx_new();
+    zen_tensor *x = zen_input(ctx, ZEN_F32, 2, (int64_t[]){0, 3});
+    zen_tensor *cols = zen_sum(ctx, x, 1, (int[]){0}, false); /* [3] of zeros */
+    zen_tensor *rows = zen_sum(ctx, x, 1, (int[]){1}, false); /* [0] */
+    zen_graph *g = zen_graph_new(ctx);
+    zen_graph_add(g, cols);
+    zen_graph_add(g, rows);
+    CHECK(zen_graph_plan(g) == 0 && zen_graph_compute(g) == 0);
+    CHECK(rows->shape[0] == 0);
+    for (int i = 0; i < 3; i++) CHECK(((float *)cols->data)[i] == 0);
+    CHECK(zen_max(ctx, x, 0, NULL, false) == NULL); /* max of nothing has no value */
+    zen_graph_free(g);
+    zen_ctx_free(ctx);
+}
+
 int main(void) {
     f = fx_open("reduce.safetensors");
     int rc = RUN_TESTS(test_sum, test_mean, test_max, test_min, test_argmax, test_max_ties, test_large_sums,
-                       test_bad_axes);
+                       test_bad_axes, test_empty);
     fx_close(f);
     return rc;
 }
