@@ -74,8 +74,8 @@ static zen_dataset *rows_range(zen_ctx *ctx, const char *fn, const zen_dataset *
 zen_dataset *zen_dataset_take(zen_ctx *ctx, const zen_dataset *d, const int64_t *idx, int64_t n) {
     const char *fn = "zen_dataset_take";
     if (!d) return NULL;
-    if (n < 0 || (n > 0 && !idx)) return zen__fail(ctx, "%s: need n >= 0 indices, got n = %lld%s", fn,
-                                                   (long long)n, n > 0 ? " and idx NULL" : "");
+    if (n < 0) return zen__fail(ctx, "%s: n must be >= 0, got %lld", fn, (long long)n);
+    if (n > 0 && !idx) return zen__fail(ctx, "%s: idx is NULL but n = %lld", fn, (long long)n);
     for (int64_t i = 0; i < n; i++)
         if (idx[i] < 0 || idx[i] >= d->n)
             return zen__fail(ctx, "%s: index %lld at position %lld is out of range [0, %lld)", fn,
