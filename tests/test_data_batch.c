@@ -6,8 +6,8 @@
 
 #include <stddef.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define NOALLOC_SUPPORTED 0 /* ASan owns malloc */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define NOALLOC_SUPPORTED 0 /* the sanitizer owns malloc */
 #else
 #define NOALLOC_SUPPORTED 1
 extern void *__libc_malloc(size_t);
@@ -248,7 +248,7 @@ TEST(test_batches_allocate_nothing) {
     zen_dataset_free(d);
     zen_ctx_free(ctx);
 #else
-    printf("    (skipped under AddressSanitizer)\n");
+    printf("    (skipped under a sanitizer)\n");
 #endif
 }
 
