@@ -1,3 +1,6 @@
 include(CMakeFindDependencyMacro)
 find_dependency(OpenMP)
+find_dependency(ZLIB)
+set(THREADS_PREFER_PTHREAD_FLAG ON)
+find_dependency(Threads)
 include("${CMAKE_CURRENT_LIST_DIR}/zenTargets.cmake")

@@ -8,6 +8,8 @@
  *   3. Ops                      each call records one node in the graph; nothing is computed yet.
  *   4. Graphs                   collect the nodes, add gradients, plan memory, compute.
  *   5. Utilities                RNG, threads, timing.
+ *   6. Data                     arrays and datasets in host memory: IDX, NPY and CSV files,
+ *                               scaling, one-hot, shuffling, splitting, batches.
  *
  * The model is ggml's: building is cheap and records a static graph; a graph is planned
  * once (buffers assigned by liveness) and then run many times without allocating.
@@ -329,6 +331,192 @@ ZEN_API void zen_rng_fill_normal(zen_rng *r, zen_tensor *t, float mean, float st
 
 /* Wall-clock seconds from a monotonic clock. */
 ZEN_API double zen_time_seconds(void);
+
+/* ---------------------------------------------------------------------------------------
+ * 6. Data: arrays and datasets in host memory, loaders for IDX (MNIST), NPY and CSV files,
+ *    scaling, one-hot labels, shuffling, validation splits and a batch iterator.
+ *
+ * Errors: as everywhere in zen, a function that can fail takes the context first, returns
+ * NULL (pointers), -1 (ints) or false, and records "function: file: problem" in the context
+ * (zen_ctx_error; the first error is kept until zen_ctx_clear_error). The context is used
+ * for nothing else here: arrays, datasets, scalers and iterators are not owned by it and
+ * are freed by their own free functions (which accept NULL). A NULL array or dataset given
+ * as input makes a function return NULL/-1 without a new message, so calls chain like ops.
+ *
+ * Loaders check everything they read: magic numbers, versions, dtypes, header lengths, dims
+ * (count, overflow of their product, more data than the file can hold), truncation and
+ * trailing bytes. A damaged or hostile file gives an error that names the file, never a
+ * crash. IDX, NPY and CSV files may also be gzip-compressed: compression is recognised by
+ * the gzip magic bytes (1f 8b), not by the file name.
+ * ------------------------------------------------------------------------------------- */
+
+/* A dense row-major f32 or i32 array in host memory that owns its data (64-byte aligned).
+ * In a dataset, axis 0 is the sample axis and the rest of a row is one sample. */
+typedef struct zen_array {
+    zen_dtype dtype; /* ZEN_F32 or ZEN_I32 */
+    int ndim;        /* 0..ZEN_MAX_DIMS */
+    int64_t shape[ZEN_MAX_DIMS];
+    void *data;
+} zen_array;
+
+/* A new zeroed array (dt f32 or i32). */
+ZEN_API zen_array *zen_array_new(zen_ctx *ctx, zen_dtype dt, int ndim, const int64_t *shape);
+ZEN_API void zen_array_free(zen_array *a);
+ZEN_API int64_t zen_array_numel(const zen_array *a);
+
+/* Samples x [N, ...] and targets y [N, ...] (f32 or i32 each, same N). */
+typedef struct zen_dataset {
+    int64_t n; /* samples: x->shape[0] == y->shape[0] */
+    zen_array *x, *y;
+} zen_dataset;
+
+/* Takes ownership of x and y — also on failure, when both are freed — so loaders can be
+ * passed straight in: zen_dataset_new(ctx, zen_load_npy(ctx, "x.npy", ZEN_F32, 0),
+ * zen_load_npy(ctx, "y.npy", ZEN_I32, 0)). Both need ndim >= 1 and the same shape[0]. */
+ZEN_API zen_dataset *zen_dataset_new(zen_ctx *ctx, zen_array *x, zen_array *y);
+ZEN_API void zen_dataset_free(zen_dataset *d);
+
+/* Loader flags. */
+enum zen_data_flags {
+    ZEN_DATA_SCALE = 1 << 0, /* u8 data loaded as f32 is divided by 255 (pixels to [0, 1]);
+                                an error for any other stored type */
+};
+
+/* IDX files (the MNIST format): two zero bytes, a type byte, a dims byte NN, NN big-endian
+ * u32 dims, then the big-endian values. Types u8 (0x08), i8 (0x09), i16 (0x0B), i32
+ * (0x0C), f32 (0x0D) and f64 (0x0E) are read and converted to dt (ZEN_F32 or ZEN_I32;
+ * floating-point data as i32 is an error). 1 <= NN <= 8. The values must fill the file
+ * exactly. Plain or gzip. */
+ZEN_API zen_array *zen_load_idx(zen_ctx *ctx, const char *path, zen_dtype dt, int flags);
+
+/* An MNIST-style directory (MNIST, Fashion-MNIST, KMNIST) holding the four standard files
+ * train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
+ * t10k-labels-idx1-ubyte, each plain or gzip, named as given or with ".gz" added (the name
+ * as given is tried first). Returns 0 and two new datasets, or -1 (and neither):
+ *   x: f32 [N, H, W, 1] — channels-last, as keras.datasets.mnist.load_data() images with
+ *      the channel axis Keras models add (expand_dims(-1)); values 0..255, or [0, 1] with
+ *      ZEN_DATA_SCALE. zen's conv/pool ops take NCHW: with one channel, [N, H, W, 1] and
+ *      [N, 1, H, W] have the same bytes, so zen_reshape to [N, 1, H, W] is free.
+ *   y: i32 [N], the class of each image.
+ * MNIST gives 60000 training and 10000 test images of 28x28. */
+ZEN_API int zen_load_mnist(zen_ctx *ctx, const char *dir, int flags, zen_dataset **train,
+                           zen_dataset **test);
+
+/* NPY files (numpy.save), format versions 1.0, 2.0 and 3.0, any ndim <= 8, C order only
+ * (fortran_order True is an error), dtypes <f4 <f8 <i4 <i8 |u1, converted to dt (ZEN_F32
+ * or ZEN_I32; floating-point data as i32 is an error, as are i8 values outside i32).
+ * The data must fill the file exactly. Plain or gzip. */
+ZEN_API zen_array *zen_load_npy(zen_ctx *ctx, const char *path, zen_dtype dt, int flags);
+/* Writes dense f32 (<f4) or i32 (<i4) data of the given shape as NPY version 1.0 — the
+ * bytes numpy.save writes — atomically: a temporary file in the same directory, fsync,
+ * rename over path. Returns 0 or -1 (then path is untouched). */
+ZEN_API int zen_save_npy(zen_ctx *ctx, const char *path, zen_dtype dt, int ndim, const int64_t *shape,
+                         const void *data);
+static inline int zen_save_npy_array(zen_ctx *ctx, const char *path, const zen_array *a) {
+    return a ? zen_save_npy(ctx, path, a->dtype, a->ndim, a->shape, a->data) : -1;
+}
+
+/* Numeric CSV (RFC 4180 quoting: "..." fields, "" for a quote, delimiters and newlines
+ * inside quotes). Blank lines are skipped; CRLF and a UTF-8 BOM are accepted; spaces
+ * around values are ignored. Every row needs the same number of fields. One column is
+ * the label: y [N] (f32, or i32 for class indices, which must be integers); the others,
+ * in file order, are the features: x f32 [N, columns - 1]. A missing value (an empty
+ * field, NA, N/A or ?) is an error naming line and column, or NaN for a feature when
+ * missing_nan is set (a missing label is always an error). Zero-initialised options
+ * mean: comma, no header, label in column 0, f32 labels. */
+typedef struct zen_csv_opts {
+    char delimiter;         /* field separator; ',' when 0 */
+    bool header;            /* the first non-blank row names the columns */
+    int label_col;          /* label column: 0 the first, -1 the last (negative from the end) */
+    const char *label_name; /* when set, the label column by its header name (needs header) */
+    zen_dtype label_dtype;  /* ZEN_F32 (zero) or ZEN_I32 */
+    bool missing_nan;       /* missing feature values become NaN instead of an error */
+} zen_csv_opts;
+ZEN_API zen_dataset *zen_load_csv(zen_ctx *ctx, const char *path, zen_csv_opts opts);
+
+/* Per-feature scaling x' = (x - offset) / scale, fitted on one f32 array [N, ...] and
+ * applied to any array with the same elements per sample (train statistics on test data).
+ * A feature is one position within a sample (for images: one pixel of one channel).
+ * standard: offset = mean, scale = standard deviation over the N samples (population,
+ * ddof 0, as sklearn's StandardScaler), 1 where it is 0. minmax: offset = min,
+ * scale = max - min (1 where 0), which maps the fitted data to [0, 1]. N must be >= 1. */
+typedef struct zen_scaler {
+    int64_t nfeat; /* elements per sample */
+    float *offset; /* nfeat values */
+    float *scale;  /* nfeat values */
+} zen_scaler;
+ZEN_API zen_scaler *zen_scaler_fit_standard(zen_ctx *ctx, const zen_array *x);
+ZEN_API zen_scaler *zen_scaler_fit_minmax(zen_ctx *ctx, const zen_array *x);
+ZEN_API int zen_scaler_apply(zen_ctx *ctx, const zen_scaler *s, zen_array *x); /* in place */
+ZEN_API void zen_scaler_free(zen_scaler *s);
+
+/* One-hot encoding: i32 labels of any shape [...] -> f32 [..., num_classes], as
+ * keras.utils.to_categorical. num_classes 0 means max(label) + 1. A label outside
+ * [0, num_classes) is an error naming its position. */
+ZEN_API zen_array *zen_one_hot(zen_ctx *ctx, const zen_array *labels, int num_classes);
+
+/* Sample orders. zen_order_init writes 0..n-1; zen_shuffle permutes order[0..n) in place by
+ * Fisher-Yates (i from n-1 down to 1 swaps with an unbiased uniform j in [0, i] drawn from
+ * r): the same seed gives the same order on every machine. */
+ZEN_API void zen_order_init(int64_t *order, int64_t n);
+ZEN_API void zen_shuffle(zen_rng *r, int64_t *order, int64_t n);
+
+/* A new dataset with rows idx[0..n) of d, in that order (indices are checked). */
+ZEN_API zen_dataset *zen_dataset_take(zen_ctx *ctx, const zen_dataset *d, const int64_t *idx, int64_t n);
+/* Keras validation_split: with 0 < fraction < 1, split_at = floor(N * (1 - fraction));
+ * rows [0, split_at) become *train and the LAST rows [split_at, N) *val, without shuffling
+ * (shuffle first with zen_dataset_take if you want). An error when either part would be
+ * empty. Returns 0 and two new datasets, or -1 (and neither); d is unchanged. */
+ZEN_API int zen_dataset_split(zen_ctx *ctx, const zen_dataset *d, double fraction, zen_dataset **train,
+                              zen_dataset **val);
+
+/* Batches: rows of a dataset copied, in a given order, into batch buffers of batch_size
+ * rows; the last batch of an epoch holds the remaining n % batch_size rows when that is
+ * not 0 (it is yielded, not dropped). Every sample of the order appears exactly once per
+ * epoch, in order. Buffers are the caller's (x_buf and y_buf, batch_size rows each, e.g.
+ * the data of zen_input tensors [batch_size, ...]) or the iterator's own; all memory is
+ * allocated by zen_batch_iter_new, none per batch. Rows past b.n of a partial batch are
+ * left as they were.
+ * With prefetch, a background thread (pthreads) gathers batch k+1 into the second of two
+ * internal buffers while the caller works on batch k; batch contents are the same as
+ * without prefetch. The iterator reads the dataset, which must stay alive and unchanged
+ * while the iterator exists, and reports errors into ctx, which must outlive it.
+ *
+ *   zen_batch_iter *it = zen_batch_iter_new(ctx, d, order, d->n, (zen_batch_opts){.batch_size = 64,
+ *                                           .prefetch = true, .x_buf = x->data, .y_buf = y->data});
+ *   for (int epoch = 0; epoch < E; epoch++) {
+ *       zen_shuffle(&rng, order, d->n);
+ *       zen_batch_iter_reset(it, order);
+ *       for (zen_batch b; zen_batch_iter_next(it, &b);) { ... b.n rows in x->data, y->data ... }
+ *   } */
+typedef struct zen_batch_opts {
+    int64_t batch_size; /* rows per batch, > 0 */
+    bool prefetch;      /* prepare the next batch on a background thread */
+    void *x_buf, *y_buf; /* caller's buffers of batch_size rows each, or both NULL */
+} zen_batch_opts;
+
+typedef struct zen_batch {
+    int64_t index;      /* batch number within the epoch, from 0 */
+    int64_t n;          /* rows: batch_size, or fewer for the last batch */
+    void *x, *y;        /* the rows (x_buf/y_buf when given); valid until the next call */
+    const int64_t *idx; /* the sample index of each row (n of them); valid until the next call */
+} zen_batch;
+
+typedef struct zen_batch_iter zen_batch_iter;
+/* order: n sample indices in [0, d->n) (copied; repeats allowed), or NULL for 0..n-1
+ * (n <= d->n). The first epoch starts at once. */
+ZEN_API zen_batch_iter *zen_batch_iter_new(zen_ctx *ctx, const zen_dataset *d, const int64_t *order,
+                                           int64_t n, zen_batch_opts opts);
+/* Fills *b with the next batch and returns true, or returns false at the end of the epoch
+ * (and on every call after, until a reset). */
+ZEN_API bool zen_batch_iter_next(zen_batch_iter *it, zen_batch *b);
+/* Starts a new epoch from batch 0, with a new order of the same n indices, or with the
+ * current one when order is NULL. Returns 0, or -1 for an index out of range (then the
+ * iterator is left as it was). */
+ZEN_API int zen_batch_iter_reset(zen_batch_iter *it, const int64_t *order);
+ZEN_API int64_t zen_batch_iter_nbatches(const zen_batch_iter *it); /* ceil(n / batch_size) */
+/* Stops the prefetch thread (cleanly, also mid-epoch) and frees everything. */
+ZEN_API void zen_batch_iter_free(zen_batch_iter *it);
 
 #ifdef __cplusplus
 }

@@ -12,7 +12,9 @@ PACKAGES=(
   libdnnl-dev            # oneDNN: dnnl_sgemm (<oneapi/dnnl/dnnl.h>, -ldnnl), zen's GEMM backend
   libopenblas-openmp-dev # OpenBLAS (OpenMP flavour): cblas_sgemm fallback/reference, shares libgomp
   python3-torch          # PyTorch: reference values for numerical tests
-  python3-numpy          # NumPy: test data and reference checks
+  python3-numpy          # NumPy: test data and reference checks (tests/fixtures/data/make_npy.py)
+  zlib1g-dev             # zlib: gzip-compressed IDX/NPY/CSV data files (src/data), -lz
+  libcjson-dev           # cJSON: the test harness reads safetensors fixture headers
   clang                  # second compiler; sanitizer builds (ASan/UBSan)
   libclang-rt-14-dev     # compiler-rt runtimes clang needs for -fsanitize=...
 )

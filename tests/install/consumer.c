@@ -16,6 +16,9 @@ int main(void) {
     const float *gx = x->grad->data;
     printf("zen %s: loss %g, grad %g %g %g\n", zen_version(), *(float *)loss->data, gx[0], gx[1], gx[2]);
     int ok = *(float *)loss->data == 14 && gx[0] == 2 && gx[1] == 4 && gx[2] == 6;
+    /* The data layer links too (zlib, pthreads): a missing file is a clean error. */
+    ok = ok && zen_load_npy(ctx, "/nonexistent/x.npy", ZEN_F32, 0) == NULL && zen_ctx_error(ctx);
+    zen_batch_iter_free(NULL);
     zen_graph_free(g);
     zen_ctx_free(ctx);
     return ok ? 0 : 1;
