@@ -10,6 +10,7 @@
  *   5. Utilities                RNG, threads, timing.
  *   6. Data                     arrays and datasets in host memory: IDX, NPY and CSV files,
  *                               scaling, one-hot, shuffling, splitting, batches.
+ *   7. Layers and models        Keras-style layers, Sequential and functional models, JSON specs.
  *
  * The model is ggml's: building is cheap and records a static graph; a graph is planned
  * once (buffers assigned by liveness) and then run many times without allocating.
@@ -37,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -517,6 +519,87 @@ ZEN_API int zen_batch_iter_reset(zen_batch_iter *it, const int64_t *order);
 ZEN_API int64_t zen_batch_iter_nbatches(const zen_batch_iter *it); /* ceil(n / batch_size) */
 /* Stops the prefetch thread (cleanly, also mid-epoch) and frees everything. */
 ZEN_API void zen_batch_iter_free(zen_batch_iter *it);
+
+/* ---------------------------------------------------------------------------------------
+ * 7. Layers and models (Keras-style)
+ *
+ * A model is a graph of layers, written either as a Sequential stack (zen_model_add) or
+ * functionally (zen_model_apply on symbolic tensors, for branches and merges), in C or as
+ * a JSON spec (zen_model_from_json). Layers take Keras names, arguments and defaults; every
+ * layer is described by its Keras config (a JSON object), which is also what the spec holds:
+ * the C constructors below fill the usual arguments and zen_layer_set sets any other.
+ *
+ * Shapes are given without the batch dimension and are channels-last for images, as in
+ * Keras: Input((28, 28, 1)). Inside, zen keeps 4-D image tensors as NCHW for its conv and
+ * pool kernels; layers convert where the layout matters (Input, Flatten, Reshape), so the
+ * numbers a user sees are Keras's. Weights use PyTorch's layouts (Dense kernel [units, in],
+ * Conv2D kernel [filters, in/groups, kh, kw]).
+ *
+ * Errors go to the context the model was made with (zen_ctx_error), naming the layer and
+ * the argument: "Conv2D 'conv2d_1': kernel_size must be 1 or 2 positive integers".
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct zen_layer zen_layer;
+typedef struct zen_model zen_model;
+
+/* Any layer by Keras class name and config, e.g. zen_layer_new(ctx, "Dense",
+ * "{\"units\": 10, \"activation\": \"softmax\"}"). config may be NULL ({}). Arguments are
+ * checked when the model is built. Supported: Input, Dense, Conv2D, MaxPooling2D,
+ * AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, BatchNormalization,
+ * LayerNormalization, Activation, Add, Concatenate, Embedding. */
+ZEN_API zen_layer *zen_layer_new(zen_ctx *ctx, const char *class_name, const char *config_json);
+/* Sets one config argument to a JSON value: zen_layer_set(l, "padding", "\"same\""). */
+ZEN_API int zen_layer_set(zen_layer *l, const char *key, const char *json_value);
+ZEN_API void zen_layer_free(zen_layer *l); /* only for layers never added to a model */
+ZEN_API const char *zen_layer_name(const zen_layer *l);
+
+/* Shorthands for the common layers; activation may be NULL (linear). */
+ZEN_API zen_layer *zen_layer_dense(zen_ctx *ctx, int units, const char *activation);
+ZEN_API zen_layer *zen_layer_conv2d(zen_ctx *ctx, int filters, int kernel_h, int kernel_w, const char *activation);
+ZEN_API zen_layer *zen_layer_max_pooling2d(zen_ctx *ctx, int pool_h, int pool_w);
+ZEN_API zen_layer *zen_layer_flatten(zen_ctx *ctx);
+ZEN_API zen_layer *zen_layer_dropout(zen_ctx *ctx, float rate);
+
+/* A new, empty model whose parameters and graphs live in ctx. */
+ZEN_API zen_model *zen_model_new(zen_ctx *ctx, const char *name);
+ZEN_API void zen_model_free(zen_model *m);
+
+/* Symbolic tensors of the functional API are small integers (>= 0); -1 means failure.
+ * zen_model_input declares an input of the given shape (no batch dimension). */
+ZEN_API int zen_model_input(zen_model *m, int ndim, const int64_t *shape);
+/* Applies layer (the model takes ownership) to the symbolic inputs; returns its output. A
+ * layer applied twice shares its weights. */
+ZEN_API int zen_model_apply(zen_model *m, zen_layer *layer, int n, const int *inputs);
+/* Sequential: applies layer to the most recent output (zen_model_apply with one input). */
+ZEN_API int zen_model_add(zen_model *m, zen_layer *layer);
+/* Declares the model's outputs (default: the most recent output). */
+ZEN_API int zen_model_set_outputs(zen_model *m, int n, const int *outputs);
+
+/* Infers shapes, checks every layer's arguments and creates the weights with their
+ * initializers (Keras defaults: glorot_uniform kernels, zero biases), drawn from seed.
+ * Returns 0 or -1. */
+ZEN_API int zen_model_build(zen_model *m, uint64_t seed);
+
+/* The model as a Keras-style JSON spec (malloc'd; free it) and back. The spec is
+ *   {"class_name": "Sequential" or "Functional", "config": {"name": ..., "layers": [
+ *      {"class_name": "Conv2D", "name": "conv2d", "inbound_nodes": ["input"],
+ *       "config": {...}}, ...], "input_layers": [...], "output_layers": [...]}}
+ * "inbound_nodes" and the input/output lists are only needed for functional models; an
+ * InputLayer/Input entry with {"shape": [28, 28, 1]} (or Keras's batch_input_shape) starts
+ * the model. Optional "compile" and "fit" objects beside "config" are read by zen_train. */
+ZEN_API char *zen_model_to_json(const zen_model *m);
+ZEN_API zen_model *zen_model_from_json(zen_ctx *ctx, const char *json);
+
+/* Prints a Keras-like summary (layer (type), output shape, parameters, connected to),
+ * totals, and the estimated training memory for batch_size from the memory planner. */
+ZEN_API int zen_model_summary(zen_model *m, FILE *out, int batch_size);
+
+ZEN_API int64_t zen_model_n_params(const zen_model *m, bool trainable_only);
+ZEN_API int zen_model_n_layers(const zen_model *m);
+ZEN_API zen_layer *zen_model_layer(const zen_model *m, int i);
+/* A layer's weights in order (kernel, bias; gamma, beta, moving_mean, moving_variance...). */
+ZEN_API int zen_layer_n_weights(const zen_layer *l);
+ZEN_API zen_tensor *zen_layer_weight(const zen_layer *l, int i, const char **name, bool *trainable);
 
 #ifdef __cplusplus
 }
