@@ -11,6 +11,7 @@
  *   6. Data                     arrays and datasets in host memory: IDX, NPY and CSV files,
  *                               scaling, one-hot, shuffling, splitting, batches.
  *   7. Layers and models        Keras-style layers, Sequential and functional models, JSON specs.
+ *   8. Training                 optimizers, compile, fit, evaluate, predict, callbacks, model files.
  *
  * The model is ggml's: building is cheap and records a static graph; a graph is planned
  * once (buffers assigned by liveness) and then run many times without allocating.
@@ -127,7 +128,7 @@ struct zen_tensor {
     zen_tensor *grad;     /* set by zen_graph_backward for tensors that need a gradient */
     zen_tensor *view_src; /* for views: the tensor whose buffer this one points into */
     int64_t view_offset;  /* for views: offset into view_src's data, in elements */
-    char name[48];
+    char name[80];
 };
 
 /* Leaves: parameters (trainable), inputs (filled per step) and constants. Data is zeroed,
@@ -600,6 +601,128 @@ ZEN_API zen_layer *zen_model_layer(const zen_model *m, int i);
 /* A layer's weights in order (kernel, bias; gamma, beta, moving_mean, moving_variance...). */
 ZEN_API int zen_layer_n_weights(const zen_layer *l);
 ZEN_API zen_tensor *zen_layer_weight(const zen_layer *l, int i, const char **name, bool *trainable);
+
+/* ---------------------------------------------------------------------------------------
+ * 8. Training (Keras-style): optimizers, compile, fit, evaluate, predict, callbacks
+ *
+ * Optimizers, losses, metrics and callbacks take Keras names, arguments and defaults.
+ * fit follows Keras: validation_split takes the LAST fraction of the samples before any
+ * shuffling; the final partial batch is trained, not dropped; the reported loss and metrics
+ * are averages over the epoch's samples; a NaN or Inf loss stops training with a message
+ * naming the epoch and step.
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct zen_optimizer zen_optimizer;
+
+/* An optimizer by Keras class name and config, e.g. zen_optimizer_new(ctx, "Adam",
+ * "{\"learning_rate\": 0.001}"). Classes: SGD (momentum, nesterov, weight_decay), Adam,
+ * AdamW, RMSprop, Adagrad, with Keras's defaults (Adam: learning_rate 1e-3, beta_1 0.9,
+ * beta_2 0.999, epsilon 1e-7). Every optimizer also takes clipnorm (per tensor),
+ * global_clipnorm and clipvalue. learning_rate is a number or a schedule:
+ *   {"class_name": "ExponentialDecay", "config": {"initial_learning_rate", "decay_steps",
+ *        "decay_rate", "staircase"}}
+ *   {"class_name": "StepDecay", "config": {"initial_learning_rate", "step_size", "gamma"}}
+ *        (torch's StepLR in optimizer steps)
+ *   {"class_name": "PiecewiseConstantDecay", "config": {"boundaries", "values"}}
+ *   {"class_name": "CosineDecay", "config": {"initial_learning_rate", "decay_steps", "alpha",
+ *        "warmup_target", "warmup_steps"}} (linear warmup to warmup_target, then cosine)
+ * config may be NULL for the defaults. */
+ZEN_API zen_optimizer *zen_optimizer_new(zen_ctx *ctx, const char *class_name, const char *config_json);
+ZEN_API void zen_optimizer_free(zen_optimizer *opt);
+/* The learning rate the next step will use (schedule applied), and an override of the base
+ * rate (what ReduceLROnPlateau changes; a schedule is then scaled by the same factor). */
+ZEN_API float zen_optimizer_lr(const zen_optimizer *opt);
+ZEN_API void zen_optimizer_set_lr(zen_optimizer *opt, float lr);
+ZEN_API int64_t zen_optimizer_iterations(const zen_optimizer *opt);
+/* One update of each params[i] (dense f32 leaves) from params[i]->grad. The optimizer
+ * keeps its state per parameter; pass the same list every step. Returns 0 or -1. */
+ZEN_API int zen_optimizer_step(zen_optimizer *opt, int n, zen_tensor *const *params);
+
+/* Loss and metrics by Keras name. Losses: categorical_crossentropy (one-hot targets),
+ * sparse_categorical_crossentropy (i32 class targets), binary_crossentropy,
+ * mean_squared_error (mse), mean_absolute_error (mae), huber. With a softmax (sigmoid)
+ * output, the cross-entropies are computed from the logits, fused and stable, as Keras does.
+ * Metrics: accuracy (resolved from the loss to categorical, sparse or binary accuracy),
+ * categorical_accuracy, sparse_categorical_accuracy, binary_accuracy,
+ * top_k_categorical_accuracy (k 5) / sparse_top_k_categorical_accuracy, precision, recall,
+ * f1_score (binary, threshold 0.5; macro-averaged over classes for multi-class outputs), mae.
+ * The model takes ownership of opt. Returns 0 or -1. */
+ZEN_API int zen_model_compile(zen_model *m, zen_optimizer *opt, const char *loss, int nmetrics,
+                              const char *const *metrics);
+
+/* Named values: the logs of a batch or epoch ("loss", "accuracy", "val_loss", ...). */
+#define ZEN_MAX_METRICS 24
+typedef struct zen_metrics {
+    int n;
+    char names[ZEN_MAX_METRICS][40];
+    double values[ZEN_MAX_METRICS];
+} zen_metrics;
+/* The value called name, or NaN. */
+ZEN_API double zen_metrics_get(const zen_metrics *m, const char *name);
+
+/* Callbacks, given to fit. A user callback returns nonzero from a hook to stop training. */
+typedef struct zen_callback zen_callback;
+/* Stops when `monitor` (default "val_loss") has not improved by more than min_delta for
+ * patience epochs; with restore_best_weights the best epoch's weights are put back. */
+ZEN_API zen_callback *zen_early_stopping(const char *monitor, float min_delta, int patience, bool restore_best_weights);
+/* Saves the model to path after each epoch, or only when `monitor` improved. */
+ZEN_API zen_callback *zen_model_checkpoint(const char *path, const char *monitor, bool save_best_only);
+/* Appends one row per epoch (epoch, then every log) to a CSV file. */
+ZEN_API zen_callback *zen_csv_logger(const char *path);
+/* Multiplies the learning rate by factor when monitor has not improved for patience epochs. */
+ZEN_API zen_callback *zen_reduce_lr_on_plateau(const char *monitor, float factor, int patience, float min_delta,
+                                               int cooldown, float min_lr);
+typedef struct zen_callback_hooks {
+    void *user;
+    int (*on_batch_end)(void *user, int epoch, int batch, const zen_metrics *logs);
+    int (*on_epoch_end)(void *user, int epoch, const zen_metrics *logs);
+} zen_callback_hooks;
+ZEN_API zen_callback *zen_lambda_callback(zen_callback_hooks hooks);
+ZEN_API void zen_callback_free(zen_callback *cb);
+
+typedef struct zen_fit_opts {
+    int epochs;                         /* 1 */
+    int batch_size;                     /* 32 */
+    float validation_split;             /* 0: the last fraction of samples validates */
+    const zen_dataset *validation_data; /* used instead of validation_split when set */
+    bool shuffle;                       /* true: a new seeded order every epoch */
+    uint64_t seed;                      /* shuffling and dropout */
+    int initial_epoch;                  /* epochs already done (resuming) */
+    int verbose;                        /* -1 auto: a progress bar on a terminal, else a line per
+                                           epoch; 0 silent; 1 bar; 2 line per epoch */
+    zen_callback *const *callbacks;     /* not owned */
+    int ncallbacks;
+    const char *plot_path;              /* when set, an SVG of the curves is written at the end */
+} zen_fit_opts;
+/* Keras's defaults (the values in the comments above). */
+ZEN_API zen_fit_opts zen_fit_defaults(void);
+
+/* The per-epoch logs of a fit. */
+typedef struct zen_history {
+    int epochs;         /* rows */
+    int first_epoch;    /* the epoch number of row 0 (initial_epoch) */
+    zen_metrics *logs;  /* epochs entries */
+    bool stopped_early; /* a callback stopped training */
+} zen_history;
+ZEN_API zen_history *zen_model_fit(zen_model *m, const zen_dataset *train, const zen_fit_opts *opts);
+ZEN_API void zen_history_free(zen_history *h);
+
+/* Loss and compiled metrics over a dataset. Returns 0 or -1. */
+ZEN_API int zen_model_evaluate(zen_model *m, const zen_dataset *d, int batch_size, zen_metrics *out);
+/* The model's (first) output for every sample of x, in batches. */
+ZEN_API zen_array *zen_model_predict(zen_model *m, const zen_array *x, int batch_size);
+
+/* The model as one file: a safetensors file whose __metadata__ holds the JSON spec (and
+ * the compile settings); the weights are its tensors, named "<layer>/<weight>". Written
+ * atomically (temporary file, fsync, rename). */
+ZEN_API int zen_model_save(zen_model *m, const char *path);
+ZEN_API zen_model *zen_model_load(zen_ctx *ctx, const char *path);
+
+/* An SVG plot of a history's curves: loss and val_loss in one panel, the other metrics and
+ * their val_ in another; axes, ticks, labels and a legend. Returns 0 or -1. */
+ZEN_API int zen_history_plot_svg(zen_ctx *ctx, const zen_history *h, const char *path);
+/* Reads a history back from a CSV written by zen_csv_logger (for `zen plot`). */
+ZEN_API zen_history *zen_history_load_csv(zen_ctx *ctx, const char *path);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,183 @@
+/* spec.c — models to and from Keras-style JSON specs (see zen_model_from_json in zen.h). */
+#include "nn.h"
+
+#include <stdlib.h>
+
+static bool is_input_class(const char *cls) { return !strcmp(cls, "Input") || !strcmp(cls, "InputLayer"); }
+
+char *zen_model_to_json(const zen_model *m) {
+    if (!m) return NULL;
+    cJSON *root = cJSON_CreateObject();
+    bool sequential = m->ninputs == 1 && (m->noutputs <= 1);
+    for (int i = 1; i < m->nnodes && sequential; i++)
+        sequential = m->nodes[i].n_in == 1 && m->nodes[i].inputs[0] == i - 1 && m->nodes[i].layer != m->nodes[i - 1].layer;
+    if (sequential && m->noutputs == 1) sequential = m->outputs[0] == m->nnodes - 1;
+    cJSON_AddStringToObject(root, "class_name", sequential ? "Sequential" : "Functional");
+    cJSON *cfg = cJSON_AddObjectToObject(root, "config");
+    cJSON_AddStringToObject(cfg, "name", m->name);
+    cJSON *layers = cJSON_AddArrayToObject(cfg, "layers");
+    for (int i = 0; i < m->nnodes; i++) {
+        const zen_node *node = &m->nodes[i];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "class_name", node->layer->type->class_name);
+        cJSON_AddStringToObject(e, "name", node->layer->name);
+        cJSON *c = cJSON_Duplicate(node->layer->config, true);
+        cJSON_DeleteItemFromObject(c, "name");
+        cJSON_AddItemToObject(e, "config", c);
+        if (!sequential && node->n_in) {
+            cJSON *in = cJSON_AddArrayToObject(e, "inbound_nodes");
+            for (int k = 0; k < node->n_in; k++)
+                cJSON_AddItemToArray(in, cJSON_CreateString(m->nodes[node->inputs[k]].layer->name));
+        }
+        cJSON_AddItemToArray(layers, e);
+    }
+    if (!sequential) {
+        cJSON *ins = cJSON_AddArrayToObject(cfg, "input_layers");
+        for (int k = 0; k < m->ninputs; k++) cJSON_AddItemToArray(ins, cJSON_CreateString(m->nodes[m->inputs[k]].layer->name));
+        cJSON *outs = cJSON_AddArrayToObject(cfg, "output_layers");
+        int nout = m->noutputs ? m->noutputs : 1;
+        for (int k = 0; k < nout; k++) {
+            int o = m->noutputs ? m->outputs[k] : m->nnodes - 1;
+            cJSON_AddItemToArray(outs, cJSON_CreateString(m->nodes[o].layer->name));
+        }
+    }
+    char *s = cJSON_Print(root);
+    cJSON_Delete(root);
+    return s;
+}
+
+/* The name of a referenced layer: "conv" or Keras's ["conv", 0, 0, {}] (nested once more
+ * in Keras 2's inbound_nodes). */
+static const char *ref_name(const cJSON *v) {
+    while (cJSON_IsArray(v)) v = cJSON_GetArrayItem(v, 0);
+    return cJSON_GetStringValue(v);
+}
+
+/* Node of the model whose layer is called name (its latest application), or -1. */
+static int node_named(const zen_model *m, const char *name) {
+    for (int i = m->nnodes - 1; name && i >= 0; i--)
+        if (!strcmp(m->nodes[i].layer->name, name)) return i;
+    return -1;
+}
+
+/* Collects the references of a list (flattening Keras's nesting) into names[]. */
+static int ref_list(const cJSON *list, const char **names, int cap) {
+    int n = 0;
+    const cJSON *items = list;
+    /* Keras 2: [[["a", 0, 0, {}], ["b", 0, 0, {}]]] — one call with two inputs */
+    if (cJSON_GetArraySize(list) == 1 && cJSON_IsArray(cJSON_GetArrayItem(list, 0)) &&
+        cJSON_IsArray(cJSON_GetArrayItem(cJSON_GetArrayItem(list, 0), 0)))
+        items = cJSON_GetArrayItem(list, 0);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, items) {
+        if (n == cap) return -1;
+        names[n++] = ref_name(it);
+    }
+    return n;
+}
+
+static zen_model *spec_fail(zen_model *m, const char *fmt, const char *a, const char *b) {
+    zen__fail(m->ctx, fmt, a, b);
+    zen_model_free(m);
+    return NULL;
+}
+
+zen_model *zen_model_from_json(zen_ctx *ctx, const char *json) {
+    if (!ctx) return NULL;
+    if (!json) return zen__fail(ctx, "zen_model_from_json: spec is NULL");
+    cJSON *root = cJSON_Parse(json);
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        return zen__fail(ctx, "model spec: invalid JSON near '%.40s'", at ? at : "");
+    }
+    const char *cls = cJSON_GetStringValue(cJSON_GetObjectItem(root, "class_name"));
+    cJSON *cfg = cJSON_GetObjectItem(root, "config");
+    /* A bare {"name", "layers"} object is accepted as a Sequential config too. */
+    if (!cls && cJSON_GetObjectItem(root, "layers")) cfg = root, cls = "Sequential";
+    if (!cls || !cJSON_IsObject(cfg)) {
+        cJSON_Delete(root);
+        return zen__fail(ctx, "model spec: expected {\"class_name\": \"Sequential\" or \"Functional\", \"config\": {...}}");
+    }
+    bool functional = strcmp(cls, "Sequential") != 0;
+    if (functional && strcmp(cls, "Functional") && strcmp(cls, "Model")) {
+        cJSON_Delete(root);
+        return zen__fail(ctx, "model spec: class_name must be Sequential, Functional or Model, got '%s'", cls);
+    }
+    zen_model *m = zen_model_new(ctx, cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "name")));
+    cJSON *layers = cJSON_GetObjectItem(cfg, "layers");
+    if (!m || !cJSON_IsArray(layers) || cJSON_GetArraySize(layers) == 0) {
+        cJSON_Delete(root);
+        return m ? spec_fail(m, "model spec: config.layers must be a non-empty list%s%s", "", "") : NULL;
+    }
+    int index = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, layers) {
+        char where[32];
+        snprintf(where, sizeof where, "%d", index++);
+        const char *lcls = cJSON_GetStringValue(cJSON_GetObjectItem(e, "class_name"));
+        if (!lcls) {
+            cJSON_Delete(root);
+            return spec_fail(m, "model spec: layers[%s] has no class_name%s", where, "");
+        }
+        cJSON *lcfg = cJSON_GetObjectItem(e, "config");
+        char *text = lcfg ? cJSON_PrintUnformatted(lcfg) : NULL;
+        zen_layer *l = zen_layer_new(ctx, lcls, text);
+        free(text);
+        if (!l) {
+            cJSON_Delete(root);
+            zen_model_free(m);
+            return NULL;
+        }
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(e, "name"));
+        if (name) snprintf(l->name, sizeof l->name, "%s", name); /* beside config, as Keras writes it */
+        int id;
+        if (is_input_class(lcls)) {
+            id = zen_model_apply(m, l, 0, NULL);
+        } else if (!functional) {
+            id = zen_model_add(m, l);
+        } else {
+            const char *refs[ZEN_LAYER_MAX_INPUTS];
+            int n = ref_list(cJSON_GetObjectItem(e, "inbound_nodes"), refs, ZEN_LAYER_MAX_INPUTS);
+            if (n <= 0) {
+                zen_layer_free(l);
+                cJSON_Delete(root);
+                return spec_fail(m, "model spec: layer '%s' needs inbound_nodes (the names of its inputs)%s",
+                                 name ? name : where, "");
+            }
+            int inputs[ZEN_LAYER_MAX_INPUTS];
+            for (int k = 0; k < n; k++) {
+                inputs[k] = node_named(m, refs[k]);
+                if (inputs[k] < 0) {
+                    zen_layer_free(l);
+                    cJSON_Delete(root);
+                    return spec_fail(m, "model spec: layer '%s' reads '%s', which is not defined before it",
+                                     name ? name : where, refs[k] ? refs[k] : "(not a name)");
+                }
+            }
+            id = zen_model_apply(m, l, n, inputs);
+        }
+        if (id < 0) {
+            cJSON_Delete(root);
+            zen_model_free(m);
+            return NULL;
+        }
+    }
+    cJSON *outs = cJSON_GetObjectItem(cfg, "output_layers");
+    if (outs) {
+        const char *refs[ZEN_MODEL_MAX_IO];
+        int n = ref_list(outs, refs, ZEN_MODEL_MAX_IO), ids[ZEN_MODEL_MAX_IO];
+        for (int k = 0; k < n; k++) {
+            ids[k] = node_named(m, refs[k]);
+            if (ids[k] < 0) {
+                cJSON_Delete(root);
+                return spec_fail(m, "model spec: output layer '%s' is not defined%s", refs[k] ? refs[k] : "?", "");
+            }
+        }
+        if (n <= 0 || zen_model_set_outputs(m, n, ids) != 0) {
+            cJSON_Delete(root);
+            return spec_fail(m, "model spec: output_layers must list 1 to 8 layer names%s%s", "", "");
+        }
+    }
+    cJSON_Delete(root);
+    return m;
+}

@@ -1,0 +1,423 @@
+/* fit.c — compile, fit, evaluate and predict.
+ *
+ * A model is trained through graphs built once per batch size: one for full batches and
+ * one for the final partial batch (Keras trains it rather than dropping it), each with the
+ * loss and its backward; evaluation and prediction have forward-only graphs. The optimizer
+ * updates the weights on the host between computes. Metrics are accumulated on the host
+ * from each batch's output. */
+#include "train.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+const char *zen__loss_canonical(const char *name);
+bool zen__loss_sparse(const char *loss);
+zen_tensor *zen__loss_build(zen_ctx *ctx, const char *loss, zen_tensor *out, zen_tensor *target);
+
+#define MAX_GRAPHS 4
+
+/* A cached graph of one kind and batch size, with the parameter gradients of its backward. */
+typedef struct cached_graph {
+    zen_model_graph *mg;
+    zen_tensor **grads; /* training graphs: one per trainer param */
+} cached_graph;
+
+typedef struct graph_cache {
+    cached_graph train[MAX_GRAPHS], eval[MAX_GRAPHS], predict[MAX_GRAPHS];
+} graph_cache;
+
+zen_fit_opts zen_fit_defaults(void) {
+    return (zen_fit_opts){.epochs = 1, .batch_size = 32, .shuffle = true, .verbose = -1};
+}
+
+static void free_cached(cached_graph *c) {
+    zen__model_graph_free(c->mg);
+    free(c->grads);
+    c->mg = NULL;
+    c->grads = NULL;
+}
+
+void zen__trainer_free(zen_trainer *t) {
+    if (!t) return;
+    zen_optimizer_free(t->opt);
+    for (int i = 0; i < t->nmetrics; i++) zen__metric_free(t->metrics[i]);
+    graph_cache *gc = (graph_cache *)t->train_graphs[0];
+    if (gc) {
+        for (int i = 0; i < MAX_GRAPHS; i++) {
+            free_cached(&gc->train[i]);
+            free_cached(&gc->eval[i]);
+            free_cached(&gc->predict[i]);
+        }
+        free(gc);
+    }
+    free(t);
+}
+
+static graph_cache *cache_of(zen_trainer *t) { return (graph_cache *)t->train_graphs[0]; }
+
+int zen_model_compile(zen_model *m, zen_optimizer *opt, const char *loss, int nmetrics, const char *const *metrics) {
+    if (!m) {
+        zen_optimizer_free(opt);
+        return -1;
+    }
+    zen_ctx *ctx = m->ctx;
+    if (!opt) return zen__fail(ctx, "zen_model_compile: optimizer is NULL (%s)", zen_ctx_error(ctx) ? zen_ctx_error(ctx) : "?"), -1;
+    const char *canonical = zen__loss_canonical(loss);
+    if (!canonical) {
+        zen_optimizer_free(opt);
+        return zen__fail(ctx, "zen_model_compile: unknown loss '%s' (categorical_crossentropy, "
+                              "sparse_categorical_crossentropy, binary_crossentropy, mse, mae, huber)",
+                         loss ? loss : "(null)"), -1;
+    }
+    if (nmetrics < 0 || nmetrics > ZEN_MAX_METRICS / 2 - 1) {
+        zen_optimizer_free(opt);
+        return zen__fail(ctx, "zen_model_compile: too many metrics (%d)", nmetrics), -1;
+    }
+    if (!m->built && zen_model_build(m, 0) != 0) {
+        zen_optimizer_free(opt);
+        return -1;
+    }
+    zen_trainer *t = calloc(1, sizeof *t);
+    graph_cache *gc = calloc(1, sizeof *gc);
+    if (!t || !gc) {
+        free(t);
+        free(gc);
+        zen_optimizer_free(opt);
+        return zen__fail(ctx, "zen_model_compile: out of memory"), -1;
+    }
+    t->train_graphs[0] = (zen_model_graph *)gc; /* the cache hangs off the trainer */
+    t->opt = opt;
+    snprintf(t->loss, sizeof t->loss, "%s", canonical);
+    for (int i = 0; i < nmetrics; i++) {
+        t->metrics[i] = zen__metric_new(ctx, metrics[i], canonical);
+        if (!t->metrics[i]) {
+            t->nmetrics = i;
+            zen__trainer_free(t);
+            return -1;
+        }
+    }
+    t->nmetrics = nmetrics;
+    for (int i = 0; i < m->nlayers; i++)
+        for (int w = 0; w < m->layers[i]->nweights; w++)
+            if (m->layers[i]->trainable[w] && t->nparams < (int)(sizeof t->params / sizeof t->params[0]))
+                t->params[t->nparams++] = m->layers[i]->weights[w];
+    zen__trainer_free(m->trainer);
+    m->trainer = t;
+    return 0;
+}
+
+/* ---- checking datasets against the model ---- */
+
+static int check_dataset(zen_model *m, const zen_dataset *d, const char *what, bool need_y) {
+    zen_ctx *ctx = m->ctx;
+    if (!d || !d->x) return zen__fail(ctx, "%s: no data", what), -1;
+    const zen_shape *in = &m->nodes[m->inputs[0]].shape;
+    bool ok = d->x->ndim == in->ndim + 1;
+    for (int k = 0; ok && k < in->ndim; k++) ok = d->x->shape[k + 1] == in->dim[k];
+    if (!ok) {
+        char want[160] = "(N", got[160] = "(";
+        for (int k = 0; k < in->ndim; k++)
+            snprintf(want + strlen(want), sizeof want - strlen(want), ", %lld", (long long)in->dim[k]);
+        for (int k = 0; k < d->x->ndim; k++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), k ? ", %lld" : "%lld", (long long)d->x->shape[k]);
+        return zen__fail(ctx, "%s: samples have shape %s), the model's input is %s)", what, got, want), -1;
+    }
+    if (!need_y) return 0;
+    if (!m->trainer) return zen__fail(ctx, "%s: compile the model first", what), -1;
+    const char *loss = m->trainer->loss;
+    const zen_shape *out = &m->nodes[m->outputs[0]].shape;
+    if (zen__loss_sparse(loss)) {
+        if (d->y->dtype != ZEN_I32 || !(d->y->ndim == 1 || (d->y->ndim == 2 && d->y->shape[1] == 1)))
+            return zen__fail(ctx, "%s: sparse_categorical_crossentropy needs i32 class labels of shape (N,), got %s with %d dims",
+                             what, zen_dtype_name(d->y->dtype), d->y->ndim), -1;
+        return 0;
+    }
+    ok = d->y->dtype == ZEN_F32 && d->y->ndim == out->ndim + 1;
+    for (int k = 0; ok && k < out->ndim; k++) ok = d->y->shape[k + 1] == out->dim[k];
+    if (!ok)
+        return zen__fail(ctx, "%s: %s needs f32 targets shaped like the model output (N, %lld%s); got %s with %d dims"
+                              "%s", what, loss, (long long)out->dim[0], out->ndim > 1 ? ", ..." : "",
+                         zen_dtype_name(d->y->dtype), d->y->ndim,
+                         !strcmp(loss, "categorical_crossentropy") && d->y->dtype == ZEN_I32
+                             ? " (class labels: one-hot them with zen_one_hot or use sparse_categorical_crossentropy)"
+                             : ""), -1;
+    return 0;
+}
+
+/* ---- graphs ---- */
+
+static cached_graph *find_slot(cached_graph *slots, int batch) {
+    for (int i = 0; i < MAX_GRAPHS; i++)
+        if (slots[i].mg && slots[i].mg->batch == batch) return &slots[i];
+    for (int i = 0; i < MAX_GRAPHS; i++)
+        if (!slots[i].mg) return &slots[i];
+    free_cached(&slots[MAX_GRAPHS - 1]); /* an unusual batch size: reuse the last slot */
+    return &slots[MAX_GRAPHS - 1];
+}
+
+/* kind: 0 train (loss + backward), 1 eval (loss), 2 predict. */
+static cached_graph *get_graph(zen_model *m, int kind, int batch, const zen_array *y) {
+    zen_trainer *t = m->trainer;
+    graph_cache *gc = cache_of(t);
+    cached_graph *slots = kind == 0 ? gc->train : kind == 1 ? gc->eval : gc->predict;
+    cached_graph *c = find_slot(slots, batch);
+    if (c->mg) return c;
+    zen_ctx *ctx = m->ctx;
+    zen_model_graph *mg = zen__model_graph_new(m, batch, kind == 0);
+    if (!mg) return NULL;
+    if (kind < 2) {
+        int64_t shape[ZEN_MAX_DIMS] = {batch};
+        for (int k = 1; k < y->ndim; k++) shape[k] = y->shape[k];
+        mg->target = zen_input(ctx, y->dtype, y->ndim, shape);
+        zen_tensor *target = mg->target;
+        if (zen__loss_sparse(t->loss) && y->ndim == 2) target = zen_reshape(ctx, target, 1, (int64_t[]){batch});
+        mg->loss = zen__loss_build(ctx, t->loss, mg->outputs[0], target);
+        if (!mg->loss || zen_graph_add(mg->g, mg->loss) != 0) goto fail;
+    }
+    if (kind == 0) {
+        if (zen_graph_backward(mg->g, mg->loss) != 0) goto fail;
+        c->grads = calloc((size_t)t->nparams, sizeof *c->grads);
+        if (!c->grads) goto fail;
+        for (int i = 0; i < t->nparams; i++) {
+            c->grads[i] = t->params[i]->grad;
+            if (!c->grads[i]) {
+                zen__fail(ctx, "fit: weight %s does not affect the loss", t->params[i]->name);
+                goto fail;
+            }
+        }
+    }
+    if (zen_graph_plan(mg->g) != 0) goto fail;
+    c->mg = mg;
+    return c;
+fail:
+    free(c->grads);
+    c->grads = NULL;
+    zen__model_graph_free(mg);
+    return NULL;
+}
+
+/* Copies n rows of a batch into a graph's leaves. */
+static void load_batch(zen_model_graph *mg, const zen_batch *b) {
+    memcpy(mg->inputs[0]->data, b->x, zen_nbytes(mg->inputs[0]));
+    if (mg->target) memcpy(mg->target->data, b->y, zen_nbytes(mg->target));
+}
+
+/* ---- evaluation ---- */
+
+static void reset_metrics(zen_trainer *t) {
+    for (int i = 0; i < t->nmetrics; i++) zen__metric_reset(t->metrics[i]);
+}
+
+static void put(zen_metrics *logs, const char *prefix, const char *name, double v) {
+    if (logs->n == ZEN_MAX_METRICS) return;
+    snprintf(logs->names[logs->n], sizeof logs->names[0], "%s%s", prefix, name);
+    logs->values[logs->n++] = v;
+}
+
+static void collect(zen_trainer *t, zen_metrics *logs, const char *prefix, double loss) {
+    put(logs, prefix, "loss", loss);
+    for (int i = 0; i < t->nmetrics; i++) put(logs, prefix, t->metrics[i]->name, zen__metric_result(t->metrics[i]));
+}
+
+/* Loss and metrics over d, appended to logs with the prefix ("" or "val_"). */
+static int evaluate_into(zen_model *m, const zen_dataset *d, int batch_size, zen_metrics *logs, const char *prefix) {
+    zen_trainer *t = m->trainer;
+    zen_ctx *ctx = m->ctx;
+    zen_batch_iter *it = zen_batch_iter_new(ctx, d, NULL, d->n, (zen_batch_opts){.batch_size = batch_size, .prefetch = true});
+    if (!it) return -1;
+    reset_metrics(t);
+    double loss_sum = 0;
+    int rc = 0;
+    for (zen_batch b; zen_batch_iter_next(it, &b);) {
+        cached_graph *c = get_graph(m, 1, (int)b.n, d->y);
+        if (!c) {
+            rc = -1;
+            break;
+        }
+        load_batch(c->mg, &b);
+        if (zen_graph_compute(c->mg->g) != 0) {
+            rc = -1;
+            break;
+        }
+        loss_sum += (double)*(float *)c->mg->loss->data * (double)b.n;
+        for (int i = 0; i < t->nmetrics; i++) zen__metric_update(t->metrics[i], c->mg->outputs[0], c->mg->target, b.n);
+    }
+    zen_batch_iter_free(it);
+    if (rc == 0) collect(t, logs, prefix, loss_sum / (double)d->n);
+    return rc;
+}
+
+int zen_model_evaluate(zen_model *m, const zen_dataset *d, int batch_size, zen_metrics *out) {
+    if (!m || !out) return -1;
+    out->n = 0;
+    if (batch_size <= 0) return zen__fail(m->ctx, "zen_model_evaluate: batch_size must be positive, got %d", batch_size), -1;
+    if (check_dataset(m, d, "zen_model_evaluate", true) != 0) return -1;
+    if (d->n == 0) return zen__fail(m->ctx, "zen_model_evaluate: the dataset is empty"), -1;
+    return evaluate_into(m, d, batch_size, out, "");
+}
+
+zen_array *zen_model_predict(zen_model *m, const zen_array *x, int batch_size) {
+    if (!m || !x) return NULL;
+    zen_ctx *ctx = m->ctx;
+    if (batch_size <= 0) return zen__fail(ctx, "zen_model_predict: batch_size must be positive, got %d", batch_size);
+    if (!m->trainer) return zen__fail(ctx, "zen_model_predict: compile the model first");
+    zen_dataset view = {.n = x->shape[0], .x = (zen_array *)x, .y = (zen_array *)x};
+    if (check_dataset(m, &view, "zen_model_predict", false) != 0) return NULL;
+    const zen_shape *os = &m->nodes[m->outputs[0]].shape;
+    int64_t shape[ZEN_MAX_DIMS] = {x->shape[0]};
+    for (int k = 0; k < os->ndim; k++) shape[k + 1] = os->dim[k];
+    zen_array *out = zen_array_new(ctx, ZEN_F32, os->ndim + 1, shape);
+    if (!out) return NULL;
+    int64_t per = zen_array_numel(out) / (x->shape[0] ? x->shape[0] : 1);
+    int64_t row_in = zen_array_numel(x) / (x->shape[0] ? x->shape[0] : 1);
+    for (int64_t at = 0; at < x->shape[0]; at += batch_size) {
+        int n = (int)(x->shape[0] - at < batch_size ? x->shape[0] - at : batch_size);
+        cached_graph *c = get_graph(m, 2, n, NULL);
+        if (!c) goto fail;
+        memcpy(c->mg->inputs[0]->data, (const float *)x->data + at * row_in, zen_nbytes(c->mg->inputs[0]));
+        if (zen_graph_compute(c->mg->g) != 0) goto fail;
+        memcpy((float *)out->data + at * per, c->mg->outputs[0]->data, (size_t)(n * per) * sizeof(float));
+    }
+    return out;
+fail:
+    zen_array_free(out);
+    return NULL;
+}
+
+/* ---- fit ---- */
+
+void zen_history_free(zen_history *h) {
+    if (!h) return;
+    free(h->logs);
+    free(h);
+}
+
+static int run_callbacks(zen_callback *const *cbs, int n, zen_fit_state *st, int which, int index, const zen_metrics *logs) {
+    int stop = 0;
+    for (int i = 0; i < n; i++) {
+        zen_callback *cb = cbs[i];
+        int r = 0;
+        if (which == 0 && cb->on_train_begin) r = cb->on_train_begin(cb, st);
+        if (which == 1 && cb->on_batch_end) r = cb->on_batch_end(cb, st, index, logs);
+        if (which == 2 && cb->on_epoch_end) r = cb->on_epoch_end(cb, st, index, logs);
+        if (which == 3 && cb->on_train_end) r = cb->on_train_end(cb, st);
+        if (r) stop = 1;
+    }
+    return stop;
+}
+
+zen_history *zen_model_fit(zen_model *m, const zen_dataset *train, const zen_fit_opts *opts_in) {
+    if (!m) return NULL;
+    zen_ctx *ctx = m->ctx;
+    zen_fit_opts o = opts_in ? *opts_in : zen_fit_defaults();
+    zen_trainer *t = m->trainer;
+    if (!t) return zen__fail(ctx, "zen_model_fit: compile the model first");
+    if (o.epochs < 0 || o.batch_size <= 0 || o.initial_epoch < 0)
+        return zen__fail(ctx, "zen_model_fit: epochs (%d) and initial_epoch (%d) must be >= 0 and batch_size (%d) > 0",
+                         o.epochs, o.initial_epoch, o.batch_size);
+    if (!(o.validation_split >= 0 && o.validation_split < 1))
+        return zen__fail(ctx, "zen_model_fit: validation_split must be in [0, 1), got %g", o.validation_split);
+    if (check_dataset(m, train, "zen_model_fit", true) != 0) return NULL;
+
+    /* Keras: the validation samples are the LAST fraction, taken before any shuffling. */
+    zen_dataset *own_train = NULL, *own_val = NULL;
+    const zen_dataset *tr = train, *val = o.validation_data;
+    if (!val && o.validation_split > 0) {
+        if (zen_dataset_split(ctx, train, o.validation_split, &own_train, &own_val) != 0) return NULL;
+        tr = own_train;
+        val = own_val;
+    }
+    if (val && check_dataset(m, val, "zen_model_fit (validation data)", true) != 0) goto fail_early;
+    if (tr->n == 0) {
+        zen__fail(ctx, "zen_model_fit: no training samples");
+        goto fail_early;
+    }
+
+    zen_history *h = calloc(1, sizeof *h);
+    int64_t *order = malloc((size_t)tr->n * sizeof *order);
+    zen_batch_iter *it = NULL;
+    zen_progress *prog = NULL;
+    if (!h || !order) {
+        zen__fail(ctx, "zen_model_fit: out of memory");
+        goto fail;
+    }
+    h->logs = calloc((size_t)(o.epochs > 0 ? o.epochs : 1), sizeof *h->logs);
+    if (!h->logs) goto fail;
+    h->first_epoch = o.initial_epoch;
+    zen_order_init(order, tr->n);
+    it = zen_batch_iter_new(ctx, tr, order, tr->n, (zen_batch_opts){.batch_size = o.batch_size, .prefetch = true});
+    if (!it) goto fail;
+    /* Build the graphs before the first step, so a shape error shows before any training. */
+    if (!get_graph(m, 0, (int)(tr->n < o.batch_size ? tr->n : o.batch_size), tr->y)) goto fail;
+
+    zen_rng rng;
+    zen_rng_seed(&rng, o.seed);
+    int64_t steps = zen_batch_iter_nbatches(it);
+    zen_fit_state st = {.model = m, .opt = t->opt, .epochs = o.epochs, .steps = (int)steps};
+    prog = zen__progress_new(o.verbose, o.epochs);
+    run_callbacks(o.callbacks, o.ncallbacks, &st, 0, 0, NULL);
+    for (int epoch = o.initial_epoch; epoch < o.epochs && !st.stop; epoch++) {
+        st.epoch = epoch;
+        /* Resuming at initial_epoch replays the shuffles of the epochs before it. */
+        if (o.shuffle)
+            for (int e = epoch == o.initial_epoch ? 0 : epoch; e <= epoch; e++) zen_shuffle(&rng, order, tr->n);
+        if (zen_batch_iter_reset(it, order) != 0) goto fail;
+        zen__progress_epoch_begin(prog, epoch, steps);
+        reset_metrics(t);
+        double t0 = zen_time_seconds(), loss_sum = 0;
+        int64_t seen = 0;
+        for (zen_batch b; zen_batch_iter_next(it, &b);) {
+            cached_graph *c = get_graph(m, 0, (int)b.n, tr->y);
+            if (!c) goto fail;
+            load_batch(c->mg, &b);
+            if (zen_graph_compute(c->mg->g) != 0) goto fail;
+            float loss = *(float *)c->mg->loss->data;
+            if (!isfinite(loss)) {
+                zen__fail(ctx, "zen_model_fit: the loss became %s at epoch %d, step %lld; training stopped",
+                          isnan(loss) ? "NaN" : "Inf", epoch + 1, (long long)b.index + 1);
+                fprintf(stderr, "%s\n", zen_ctx_error(ctx));
+                st.stop = true;
+                h->stopped_early = true;
+                break;
+            }
+            for (int i = 0; i < t->nparams; i++) t->params[i]->grad = c->grads[i];
+            if (zen_optimizer_step(t->opt, t->nparams, t->params) != 0) goto fail;
+            zen__model_graph_apply_updates(c->mg);
+            loss_sum += (double)loss * (double)b.n;
+            seen += b.n;
+            for (int i = 0; i < t->nmetrics; i++) zen__metric_update(t->metrics[i], c->mg->outputs[0], c->mg->target, b.n);
+            zen_metrics logs = {0};
+            collect(t, &logs, "", loss_sum / (double)seen);
+            zen__progress_batch(prog, b.index + 1, &logs);
+            if (run_callbacks(o.callbacks, o.ncallbacks, &st, 1, (int)b.index, &logs)) st.stop = true;
+            if (st.stop) break;
+        }
+        if (h->stopped_early && zen_ctx_error(ctx)) break;
+        zen_metrics *logs = &h->logs[h->epochs];
+        logs->n = 0;
+        collect(t, logs, "", seen ? loss_sum / (double)seen : NAN);
+        if (val && evaluate_into(m, val, o.batch_size, logs, "val_") != 0) goto fail;
+        put(logs, "", "learning_rate", zen_optimizer_lr(t->opt));
+        h->epochs++;
+        zen__progress_epoch_end(prog, logs, zen_time_seconds() - t0);
+        if (run_callbacks(o.callbacks, o.ncallbacks, &st, 2, epoch, logs)) st.stop = true;
+        if (st.stop) h->stopped_early = true;
+    }
+    run_callbacks(o.callbacks, o.ncallbacks, &st, 3, 0, NULL);
+    if (o.plot_path && h->epochs > 0 && zen_history_plot_svg(ctx, h, o.plot_path) != 0) goto fail;
+    zen__progress_free(prog);
+    zen_batch_iter_free(it);
+    free(order);
+    zen_dataset_free(own_train);
+    zen_dataset_free(own_val);
+    return h;
+fail:
+    zen__progress_free(prog);
+    zen_batch_iter_free(it);
+    free(order);
+    zen_history_free(h);
+fail_early:
+    zen_dataset_free(own_train);
+    zen_dataset_free(own_val);
+    return NULL;
+}

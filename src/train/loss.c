@@ -1,0 +1,74 @@
+/* loss.c — Keras losses on a model's output, recorded on the training graph.
+ *
+ * With a softmax output, the cross-entropies read the logits (the softmax's input) and use
+ * the fused, stable log-softmax kernels, as Keras does when it sees a softmax output; with a
+ * sigmoid output, binary cross-entropy reads the logits likewise. Otherwise the loss is
+ * computed from the probabilities, clipped to [eps, 1 - eps] with Keras's eps 1e-7. */
+#include "train.h"
+
+#include <math.h>
+
+static const char *const loss_names[][2] = {
+    {"categorical_crossentropy", "categorical_crossentropy"},
+    {"sparse_categorical_crossentropy", "sparse_categorical_crossentropy"},
+    {"binary_crossentropy", "binary_crossentropy"},
+    {"mean_squared_error", "mean_squared_error"}, {"mse", "mean_squared_error"},
+    {"mean_absolute_error", "mean_absolute_error"}, {"mae", "mean_absolute_error"},
+    {"huber", "huber"}, {"huber_loss", "huber"},
+};
+
+/* The canonical name of a Keras loss, or NULL. */
+const char *zen__loss_canonical(const char *name) {
+    for (size_t i = 0; name && i < sizeof loss_names / sizeof loss_names[0]; i++)
+        if (!strcmp(loss_names[i][0], name)) return loss_names[i][1];
+    return NULL;
+}
+
+/* Does the loss take i32 class targets? */
+bool zen__loss_sparse(const char *loss) { return !strcmp(loss, "sparse_categorical_crossentropy"); }
+
+/* The logits behind a softmax over the last axis (or a sigmoid), or NULL. */
+static zen_tensor *logits_of(zen_tensor *out, int op) {
+    if (out->op != op) return NULL;
+    if (op == ZEN_OP_SOFTMAX && out->ip[0] != out->ndim - 1) return NULL;
+    return out->src[0];
+}
+
+/* -mean over samples of sum(target * log(clip(p))) over the last axis. */
+static zen_tensor *ce_from_probs(zen_ctx *ctx, zen_tensor *p, zen_tensor *target) {
+    const float eps = 1e-7f;
+    zen_tensor *logp = zen_log(ctx, zen_clip(ctx, p, eps, 1.0f - eps));
+    zen_tensor *per_sample = zen_sum(ctx, zen_mul(ctx, target, logp), 1, (int[]){-1}, false);
+    return zen_neg(ctx, zen_mean(ctx, per_sample, 0, NULL, false));
+}
+
+zen_tensor *zen__loss_build(zen_ctx *ctx, const char *loss, zen_tensor *out, zen_tensor *target) {
+    zen_tensor *logits;
+    if (!strcmp(loss, "categorical_crossentropy")) {
+        if (out->ndim != 2) return zen__fail(ctx, "categorical_crossentropy: the model output must be [batch, classes]");
+        logits = logits_of(out, ZEN_OP_SOFTMAX);
+        return logits ? zen_cross_entropy_probs(ctx, logits, target) : ce_from_probs(ctx, out, target);
+    }
+    if (!strcmp(loss, "sparse_categorical_crossentropy")) {
+        logits = logits_of(out, ZEN_OP_SOFTMAX);
+        if (logits) return zen_cross_entropy(ctx, logits, target);
+        /* probabilities: NLL of the clipped log */
+        zen_tensor *logp = zen_log(ctx, zen_clip(ctx, out, 1e-7f, 1.0f - 1e-7f));
+        zen_tensor *picked = zen_gather(ctx, logp, 1, zen_reshape(ctx, target, 2, (int64_t[]){target->shape[0], 1}));
+        return zen_neg(ctx, zen_mean(ctx, picked, 0, NULL, false));
+    }
+    if (!strcmp(loss, "binary_crossentropy")) {
+        logits = logits_of(out, ZEN_OP_SIGMOID);
+        if (logits) return zen_bce_with_logits(ctx, logits, target);
+        const float eps = 1e-7f;
+        zen_tensor *p = zen_clip(ctx, out, eps, 1.0f - eps);
+        zen_tensor *one = zen_scalar(ctx, 1.0f);
+        zen_tensor *a = zen_mul(ctx, target, zen_log(ctx, p));
+        zen_tensor *b = zen_mul(ctx, zen_sub(ctx, one, target), zen_log(ctx, zen_sub(ctx, one, p)));
+        return zen_neg(ctx, zen_mean(ctx, zen_add(ctx, a, b), 0, NULL, false));
+    }
+    if (!strcmp(loss, "mean_squared_error")) return zen_mse_loss(ctx, out, target);
+    if (!strcmp(loss, "mean_absolute_error")) return zen_l1_loss(ctx, out, target);
+    if (!strcmp(loss, "huber")) return zen_huber_loss(ctx, out, target, 1.0f);
+    return zen__fail(ctx, "unknown loss '%s'", loss);
+}

@@ -1,0 +1,170 @@
+/* metrics.c — Keras metrics, accumulated over an epoch on the host from each batch's
+ * output and targets. Classification metrics read one-hot f32 targets or i32 class
+ * targets; binary ones threshold the output at 0.5. */
+#include "train.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+enum {
+    M_CATEGORICAL_ACCURACY, M_SPARSE_ACCURACY, M_BINARY_ACCURACY, M_TOP_K, M_SPARSE_TOP_K,
+    M_PRECISION, M_RECALL, M_F1, M_MAE, M_MSE,
+};
+
+static const struct { const char *name; int kind; } metric_names[] = {
+    {"categorical_accuracy", M_CATEGORICAL_ACCURACY},
+    {"sparse_categorical_accuracy", M_SPARSE_ACCURACY},
+    {"binary_accuracy", M_BINARY_ACCURACY},
+    {"top_k_categorical_accuracy", M_TOP_K},
+    {"sparse_top_k_categorical_accuracy", M_SPARSE_TOP_K},
+    {"precision", M_PRECISION},
+    {"recall", M_RECALL},
+    {"f1_score", M_F1},
+    {"mae", M_MAE}, {"mean_absolute_error", M_MAE},
+    {"mse", M_MSE}, {"mean_squared_error", M_MSE},
+};
+
+zen_metric *zen__metric_new(zen_ctx *ctx, const char *name, const char *loss) {
+    int kind = -1;
+    if (!strcmp(name, "accuracy") || !strcmp(name, "acc")) {
+        /* Keras resolves "accuracy" from the loss */
+        kind = !strcmp(loss, "sparse_categorical_crossentropy") ? M_SPARSE_ACCURACY
+               : !strcmp(loss, "binary_crossentropy")           ? M_BINARY_ACCURACY
+                                                                : M_CATEGORICAL_ACCURACY;
+    } else {
+        for (size_t i = 0; i < sizeof metric_names / sizeof metric_names[0]; i++)
+            if (!strcmp(metric_names[i].name, name)) kind = metric_names[i].kind;
+    }
+    if (kind < 0)
+        return zen__fail(ctx, "compile: unknown metric '%s' (accuracy, categorical_accuracy, "
+                              "sparse_categorical_accuracy, binary_accuracy, top_k_categorical_accuracy, "
+                              "sparse_top_k_categorical_accuracy, precision, recall, f1_score, mae, mse)", name);
+    zen_metric *m = calloc(1, sizeof *m);
+    if (!m) return zen__fail(ctx, "compile: out of memory");
+    snprintf(m->name, sizeof m->name, "%s", name);
+    m->kind = kind;
+    m->k = 5;
+    return m;
+}
+
+void zen__metric_free(zen_metric *m) {
+    if (!m) return;
+    free(m->class_counts);
+    free(m);
+}
+
+void zen__metric_reset(zen_metric *m) {
+    m->sum = m->count = m->tp = m->fp = m->fn = 0;
+    if (m->class_counts) memset(m->class_counts, 0, (size_t)m->nclasses * 3 * sizeof *m->class_counts);
+}
+
+static int64_t argmax_row(const float *p, int64_t c) {
+    int64_t best = 0;
+    for (int64_t j = 1; j < c; j++)
+        if (p[j] > p[best]) best = j;
+    return best;
+}
+
+/* The class of sample i from the targets: an i32 index or the argmax of a one-hot row. */
+static int64_t target_class(const zen_tensor *target, int64_t i, int64_t c) {
+    if (target->dtype == ZEN_I32) return ((const int32_t *)target->data)[i];
+    return argmax_row((const float *)target->data + i * c, c);
+}
+
+/* Is class `cls` among the k largest of row p (ties count against it, as in_top_k)? */
+static bool in_top_k(const float *p, int64_t c, int64_t cls, int k) {
+    if (cls < 0 || cls >= c) return false;
+    int larger = 0;
+    for (int64_t j = 0; j < c; j++) larger += p[j] > p[cls];
+    return larger < k;
+}
+
+void zen__metric_update(zen_metric *m, const zen_tensor *pred, const zen_tensor *target, int64_t batch) {
+    const float *p = pred->data;
+    int64_t per = zen_numel(pred) / (batch ? batch : 1); /* outputs per sample */
+    int64_t c = per;
+    switch (m->kind) {
+    case M_CATEGORICAL_ACCURACY:
+    case M_SPARSE_ACCURACY:
+        for (int64_t i = 0; i < batch; i++) m->sum += argmax_row(p + i * c, c) == target_class(target, i, c);
+        m->count += (double)batch;
+        break;
+    case M_TOP_K:
+    case M_SPARSE_TOP_K:
+        for (int64_t i = 0; i < batch; i++) m->sum += in_top_k(p + i * c, c, target_class(target, i, c), m->k);
+        m->count += (double)batch;
+        break;
+    case M_BINARY_ACCURACY: {
+        int64_t n = batch * per;
+        for (int64_t i = 0; i < n; i++) {
+            float t = target->dtype == ZEN_I32 ? (float)((const int32_t *)target->data)[i] : ((const float *)target->data)[i];
+            m->sum += (p[i] > 0.5f) == (t > 0.5f);
+        }
+        m->count += (double)n;
+        break;
+    }
+    case M_PRECISION:
+    case M_RECALL:
+    case M_F1:
+        if (per == 1) {
+            /* binary: threshold 0.5 */
+            for (int64_t i = 0; i < batch; i++) {
+                float t = target->dtype == ZEN_I32 ? (float)((const int32_t *)target->data)[i]
+                                                   : ((const float *)target->data)[i];
+                bool yp = p[i] > 0.5f, yt = t > 0.5f;
+                m->tp += yp && yt;
+                m->fp += yp && !yt;
+                m->fn += !yp && yt;
+            }
+        } else {
+            /* multi-class: macro average over classes, from argmax predictions */
+            if (!m->class_counts) {
+                m->nclasses = (int)c;
+                m->class_counts = calloc((size_t)c * 3, sizeof *m->class_counts);
+                if (!m->class_counts) return;
+            }
+            for (int64_t i = 0; i < batch; i++) {
+                int64_t yp = argmax_row(p + i * c, c), yt = target_class(target, i, c);
+                if (yt < 0 || yt >= c) continue;
+                if (yp == yt) m->class_counts[3 * yp]++;
+                else m->class_counts[3 * yp + 1]++, m->class_counts[3 * yt + 2]++;
+            }
+        }
+        break;
+    case M_MAE:
+    case M_MSE: {
+        int64_t n = batch * per;
+        for (int64_t i = 0; i < n; i++) {
+            double d = p[i] - ((const float *)target->data)[i];
+            m->sum += m->kind == M_MAE ? fabs(d) : d * d;
+        }
+        m->count += (double)n;
+        break;
+    }
+    }
+}
+
+static double prf(double tp, double fp, double fn, int kind) {
+    double precision = tp + fp > 0 ? tp / (tp + fp) : 0, recall = tp + fn > 0 ? tp / (tp + fn) : 0;
+    if (kind == M_PRECISION) return precision;
+    if (kind == M_RECALL) return recall;
+    return precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0;
+}
+
+double zen__metric_result(const zen_metric *m) {
+    if (m->kind == M_PRECISION || m->kind == M_RECALL || m->kind == M_F1) {
+        if (!m->class_counts) return prf(m->tp, m->fp, m->fn, m->kind);
+        double s = 0;
+        for (int k = 0; k < m->nclasses; k++)
+            s += prf((double)m->class_counts[3 * k], (double)m->class_counts[3 * k + 1], (double)m->class_counts[3 * k + 2],
+                     m->kind);
+        return m->nclasses ? s / m->nclasses : 0;
+    }
+    return m->count > 0 ? m->sum / m->count : NAN;
+}
+
+double zen_metrics_get(const zen_metrics *m, const char *name) {
+    for (int i = 0; m && i < m->n; i++)
+        if (!strcmp(m->names[i], name)) return m->values[i];
+    return NAN;
+}

@@ -1,0 +1,130 @@
+/* train.h — optimizers, metrics, callbacks and the trainer, shared by src/train/. */
+#ifndef ZEN_TRAIN_H
+#define ZEN_TRAIN_H
+
+#include "../nn/nn.h"
+
+/* ---- optimizers ----
+ * An optimizer type updates one parameter tensor at a time given its gradient, its
+ * per-parameter state slots (zeroed at creation, `slots` arrays of n floats) and the
+ * learning rate of this step. Gradient clipping happens before, in optimizer.c. */
+typedef struct zen_optimizer_type {
+    const char *class_name;
+    int slots;          /* state arrays per parameter (momentum, second moment...) */
+    /* Reads the type's hyperparameters from the config into opt->hp; false on a bad value. */
+    bool (*configure)(zen_optimizer *opt, cJSON *config);
+    /* w -= update(g) for n elements; slot[k] are this parameter's state arrays; t is the
+     * 1-based step count (bias corrections). Runs on one thread over [0, n): the caller
+     * splits big tensors across threads. */
+    void (*update)(const zen_optimizer *opt, float *w, const float *g, float *const *slot, int64_t n, float lr,
+                   int64_t t);
+} zen_optimizer_type;
+
+/* Learning-rate schedules by optimizer step. */
+typedef enum { ZEN_SCHED_CONSTANT, ZEN_SCHED_EXPONENTIAL, ZEN_SCHED_STEP, ZEN_SCHED_PIECEWISE, ZEN_SCHED_COSINE } zen_sched_kind;
+typedef struct zen_schedule {
+    zen_sched_kind kind;
+    double initial, decay_steps, decay_rate, step_size, gamma, alpha, warmup_target, warmup_steps;
+    bool staircase;
+    int nboundaries;
+    double boundaries[32], values[33];
+} zen_schedule;
+double zen__schedule_lr(const zen_schedule *s, int64_t step);
+
+/* One parameter's state. */
+typedef struct zen_opt_param {
+    const zen_tensor *param;
+    float *slot[4];
+} zen_opt_param;
+
+struct zen_optimizer {
+    const zen_optimizer_type *type;
+    zen_ctx *ctx;
+    zen_schedule schedule;
+    double lr_scale; /* set_lr's factor on top of the schedule */
+    float clipnorm, global_clipnorm, clipvalue; /* 0: off */
+    /* Hyperparameters; each type documents which it reads. */
+    struct {
+        float beta_1, beta_2, epsilon, momentum, rho, weight_decay, initial_accumulator;
+        bool nesterov, amsgrad, centered;
+    } hp;
+    int64_t iterations;
+    zen_opt_param *params;
+    int nparams;
+    char *config_json; /* as given, for model files */
+};
+
+/* Config readers for optimizer types (errors name the optimizer and key). */
+bool zen__opt_float(zen_optimizer *opt, cJSON *config, const char *key, float def, float lo, float hi, float *out);
+bool zen__opt_bool(zen_optimizer *opt, cJSON *config, const char *key, bool def, bool *out);
+
+/* ---- metrics: running values over an epoch, fed batch by batch on the host ---- */
+typedef struct zen_metric zen_metric;
+struct zen_metric {
+    char name[40];
+    int kind; /* see metrics.c */
+    int k;    /* top-k */
+    double sum, count;
+    double tp, fp, fn; /* precision / recall / f1 */
+    int64_t *class_counts; /* macro F1: tp, fp, fn per class (3 * nclasses) */
+    int nclasses;
+};
+/* Resolves a Keras metric name for a loss ("accuracy" depends on it). NULL on unknown. */
+zen_metric *zen__metric_new(zen_ctx *ctx, const char *name, const char *loss);
+void zen__metric_free(zen_metric *m);
+void zen__metric_reset(zen_metric *m);
+/* pred: the model output [B, ...]; target: f32 (one-hot or values) or i32 classes. */
+void zen__metric_update(zen_metric *m, const zen_tensor *pred, const zen_tensor *target, int64_t batch);
+double zen__metric_result(const zen_metric *m);
+
+/* ---- callbacks ---- */
+typedef struct zen_fit_state {
+    zen_model *model;
+    zen_optimizer *opt;
+    int epoch, epochs, steps;
+    bool stop;
+    const char *stop_reason;
+} zen_fit_state;
+
+struct zen_callback {
+    const char *kind;
+    /* Any hook may be NULL; returning nonzero stops training. */
+    int (*on_train_begin)(zen_callback *cb, zen_fit_state *st);
+    int (*on_batch_end)(zen_callback *cb, zen_fit_state *st, int batch, const zen_metrics *logs);
+    int (*on_epoch_end)(zen_callback *cb, zen_fit_state *st, int epoch, const zen_metrics *logs);
+    int (*on_train_end)(zen_callback *cb, zen_fit_state *st);
+    void (*free_state)(void *state);
+    void *state;
+    zen_callback_hooks hooks;
+};
+
+/* Is "bigger is better" for a monitored quantity (Keras's mode="auto")? */
+bool zen__monitor_max(const char *monitor);
+
+/* Copies of all weights (for EarlyStopping's restore_best_weights). */
+float *zen__weights_snapshot(const zen_model *m, float *buf);
+void zen__weights_restore(zen_model *m, const float *buf);
+
+/* ---- the trainer: what compile sets up and fit/evaluate/predict use ---- */
+typedef struct zen_trainer {
+    zen_optimizer *opt;
+    char loss[48];
+    zen_metric *metrics[ZEN_MAX_METRICS];
+    int nmetrics;
+    /* graphs by batch size: train (full and remainder batch) and inference */
+    zen_model_graph *train_graphs[4], *eval_graphs[4];
+    zen_tensor *params[512];
+    int nparams;
+} zen_trainer;
+
+void zen__trainer_free(zen_trainer *t);
+
+/* Progress output (progress.c): a Keras-style bar on a terminal, else a line per epoch. */
+typedef struct zen_progress zen_progress;
+zen_progress *zen__progress_new(int verbose, int epochs);
+void zen__progress_epoch_begin(zen_progress *p, int epoch, int64_t steps);
+void zen__progress_batch(zen_progress *p, int64_t step, const zen_metrics *logs);
+void zen__progress_epoch_end(zen_progress *p, const zen_metrics *logs, double seconds);
+void zen__progress_free(zen_progress *p);
+
+#endif
