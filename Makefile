@@ -1,4 +1,5 @@
 # The README's commands. Each target installs what it needs (scripts/setup.sh) first.
+#   make mnist   train the reference example on MNIST and report test accuracy
 #   make test    build, then run the whole test suite: release build + ASan/UBSan build
 #   make build   configure and build the release tree in build/
 #   make bench   run the benchmarks side by side with PyTorch (see BENCHMARKS.md)
@@ -7,12 +8,15 @@
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all setup build build-asan test test-release test-asan bench clean
+.PHONY: all setup data build build-asan test test-release test-asan bench mnist clean
 
 all: build
 
 setup:
 	@scripts/setup.sh
+
+data: setup
+	@scripts/fetch_data.sh mnist
 
 build: setup
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
@@ -22,7 +26,7 @@ build-asan: setup
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DZEN_SANITIZE=ON $(CMAKE_FLAGS)
 	cmake --build build-asan -j$(JOBS)
 
-test-release: build
+test-release: build data
 	cd build && ctest --output-on-failure -j$(JOBS)
 
 # detect_leaks: LeakSanitizer needs ptrace, which some containers forbid; leaks are
@@ -32,6 +36,12 @@ test-asan: build-asan
 	  ctest --output-on-failure -j$(JOBS)
 
 test: test-release test-asan
+
+# The reference Keras example: Conv2D(32) -> MaxPooling2D -> Flatten -> Dense(128) ->
+# Dense(10), adam, categorical_crossentropy, 5 epochs, batch 64, validation_split 0.2.
+mnist: build data
+	build/zen train examples/mnist_cnn.json --data mnist --epochs 5 --batch-size 64 \
+	  --validation-split 0.2 --output mnist_cnn.zen --history mnist_history.csv --plot mnist_curves.svg
 
 bench: build
 	bench/run_all.sh

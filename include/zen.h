@@ -596,6 +596,9 @@ ZEN_API zen_model *zen_model_from_json(zen_ctx *ctx, const char *json);
 ZEN_API int zen_model_summary(zen_model *m, FILE *out, int batch_size);
 
 ZEN_API int64_t zen_model_n_params(const zen_model *m, bool trainable_only);
+/* Shape (no batch dim) of input i (or output i) of a built model; returns its ndim, or -1. */
+ZEN_API int zen_model_input_shape(const zen_model *m, int i, int64_t *shape);
+ZEN_API int zen_model_output_shape(const zen_model *m, int i, int64_t *shape);
 ZEN_API int zen_model_n_layers(const zen_model *m);
 ZEN_API zen_layer *zen_model_layer(const zen_model *m, int i);
 /* A layer's weights in order (kernel, bias; gamma, beta, moving_mean, moving_variance...). */

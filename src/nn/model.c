@@ -36,6 +36,22 @@ int64_t zen_model_n_params(const zen_model *m, bool trainable_only) {
     return n;
 }
 
+static int node_shape(const zen_model *m, int node, int64_t *shape) {
+    const zen_shape *s = &m->nodes[node].shape;
+    for (int d = 0; d < s->ndim; d++) shape[d] = s->dim[d];
+    return s->ndim;
+}
+
+int zen_model_input_shape(const zen_model *m, int i, int64_t *shape) {
+    if (!m || !m->built || i < 0 || i >= m->ninputs) return -1;
+    return node_shape(m, m->inputs[i], shape);
+}
+
+int zen_model_output_shape(const zen_model *m, int i, int64_t *shape) {
+    if (!m || !m->built || i < 0 || i >= m->noutputs) return -1;
+    return node_shape(m, m->outputs[i], shape);
+}
+
 static int push_node(zen_model *m, zen_node node) {
     if (m->nnodes == m->cap_nodes) {
         int cap = m->cap_nodes ? 2 * m->cap_nodes : 16;

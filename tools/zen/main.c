@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "zen.h"
+#include "cli.h"
 
 static void print_help(FILE *f) {
     fprintf(f,
@@ -12,6 +12,7 @@ static void print_help(FILE *f) {
             "usage: zen <command> [options]\n"
             "\n"
             "commands:\n"
+            "  train       train the model of a JSON spec on a data set (zen train --help)\n"
             "  help        show this help\n"
             "  version     print the version (also --version)\n",
             zen_version());
@@ -31,6 +32,7 @@ int main(int argc, char **argv) {
         printf("zen %s\n", zen_version());
         return 0;
     }
+    if (!strcmp(cmd, "train")) return cmd_train(argc, argv);
     fprintf(stderr, "zen: unknown command '%s' (try 'zen help')\n", cmd);
     return 2;
 }

@@ -1,0 +1,18 @@
+/* cli.h — what the zen subcommands share: argument parsing with clear errors. */
+#ifndef ZEN_CLI_H
+#define ZEN_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "zen.h"
+
+/* Parses the value of a flag; on a bad value prints "zen CMD: --flag: ..." and returns false. */
+bool cli_int(const char *cmd, const char *flag, const char *value, long lo, long hi, long *out);
+bool cli_float(const char *cmd, const char *flag, const char *value, double lo, double hi, double *out);
+/* Reads a whole (small) text file; NULL and a message naming it on failure. */
+char *cli_read_file(const char *cmd, const char *path);
+
+int cmd_train(int argc, char **argv);
+
+#endif
