@@ -10,6 +10,7 @@
 #include "nn/nn.h"
 
 #include <string.h>
+#include <unistd.h>
 
 static fx_file *f;
 
@@ -220,7 +221,7 @@ TEST(test_layers_vs_torch) {
         free(names[i]);
     }
     printf("  %d layer cases vs PyTorch\n", n);
-    CHECK(n == 56);
+    CHECK(n == 57);
     for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
         if (!seen[k]) fprintf(stderr, "  no fixture case for %s\n", want[k]);
         CHECK(seen[k] > 0);
@@ -535,6 +536,24 @@ TEST(test_residual_model_trains) {
     CHECK(zen_model_evaluate(m, test, 32, &r) == 0);
     printf("  residual model: test accuracy %.3f\n", zen_metrics_get(&r, "accuracy"));
     CHECK(zen_metrics_get(&r, "accuracy") >= 0.9);
+    /* a model file keeps the moving statistics: the loaded model predicts the same */
+    char path[] = "/tmp/zen_test_layers_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd >= 0) close(fd);
+    CHECK(zen_model_save(m, path) == 0);
+    zen_model *loaded = zen_model_load(ctx, path);
+    CHECK_OK(ctx, loaded);
+    unlink(path);
+    if (loaded) {
+        zen_array *p1 = zen_model_predict(m, test->x, 32), *p2 = zen_model_predict(loaded, test->x, 32);
+        CHECK_OK(ctx, p1);
+        CHECK_OK(ctx, p2);
+        if (p1 && p2) CHECK(memcmp(p1->data, p2->data, (size_t)zen_array_numel(p1) * sizeof(float)) == 0);
+        zen_array_free(p1);
+        zen_array_free(p2);
+        zen_model_free(loaded);
+    }
     zen_history_free(h);
     zen_dataset_free(d);
     zen_dataset_free(test);
