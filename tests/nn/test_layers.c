@@ -742,6 +742,18 @@ TEST(test_shared_layer) {
     free(buf);
     char *json = zen_model_to_json(m);
     CHECK(json && strstr(json, "\"Functional\""));
+    /* ... and reloads: the second use is a "reuse" entry reading ["dense", 1, 0]-style refs */
+    CHECK(json && strstr(json, "\"reuse\""));
+    zen_model *back = json ? zen_model_from_json(ctx, json) : NULL;
+    CHECK_OK(ctx, back);
+    if (back) {
+        CHECK(zen_model_build(back, 3) == 0);
+        CHECK(zen_model_n_layers(back) == 2 && zen_model_n_params(back, false) == 20);
+        char *again = zen_model_to_json(back);
+        CHECK(again && !strcmp(again, json));
+        free(again);
+        zen_model_free(back);
+    }
     free(json);
     zen_model_free(m);
     zen_ctx_free(ctx);
