@@ -408,16 +408,38 @@ TEST(test_threaded_step) {
                 zen_rng_fill_normal(&rng, p[r][k], 0, 1);
             }
         }
+        /* Adagrad (no clipping) is also followed element by element here, which checks that
+         * every chunk of the big tensor updates its own slice of weights and state. */
+        float *ref = NULL, *acc = NULL;
+        if (c == 3) {
+            ref = malloc((size_t)sizes[0] * sizeof *ref);
+            acc = malloc((size_t)sizes[0] * sizeof *acc);
+            memcpy(ref, p[0][0]->data, (size_t)sizes[0] * sizeof *ref);
+            for (int64_t i = 0; i < sizes[0]; i++) acc[i] = 0.1f;
+        }
         for (int s = 0; s < 3; s++) {
             for (int r = 0; r < 2; r++) {
                 zen_rng_seed(&rng, 100 + (uint64_t)s);
                 for (int k = 0; k < 3; k++) zen_rng_fill_normal(&rng, p[r][k]->grad, 0, 0.1f);
                 CHECK(zen_optimizer_step(o[r], 3, p[r]) == 0);
             }
+            const float *g = p[0][0]->grad->data;
+            for (int64_t i = 0; ref && i < sizes[0]; i++) {
+                acc[i] += g[i] * g[i];
+                ref[i] -= 1e-3f * g[i] / sqrtf(acc[i] + 1e-7f);
+            }
         }
         for (int k = 0; k < 3; k++) CHECK(!memcmp(p[0][k]->data, p[1][k]->data, (size_t)sizes[k] * sizeof(float)));
         /* and the update did something */
         CHECK(((float *)p[0][0]->data)[123] != 0);
+        if (ref) {
+            int64_t bad = 0;
+            const float *w = p[0][0]->data;
+            for (int64_t i = 0; i < sizes[0]; i++) bad += !(fabsf(w[i] - ref[i]) <= 1e-6f * fabsf(ref[i]) + 1e-7f);
+            CHECK(bad == 0);
+        }
+        free(ref);
+        free(acc);
         for (int r = 0; r < 2; r++) {
             zen_optimizer_free(o[r]);
             zen_ctx_free(ctx[r]);
