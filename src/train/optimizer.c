@@ -347,7 +347,12 @@ void zen_optimizer_set_lr(zen_optimizer *opt, float lr) {
                   opt->type->class_name, (long long)opt->iterations);
         return;
     }
-    opt->lr_scale = lr / base;
+    if (opt->schedule.kind == ZEN_SCHED_CONSTANT) { /* exact: the next steps use lr itself */
+        opt->schedule.initial = lr;
+        opt->lr_scale = 1.0;
+    } else {
+        opt->lr_scale = lr / base;
+    }
 }
 
 int64_t zen_optimizer_iterations(const zen_optimizer *opt) { return opt ? opt->iterations : 0; }
