@@ -242,6 +242,8 @@ typedef struct {
 
 static int reduce_epoch(zen_callback *cb, zen_fit_state *st, int epoch, const zen_metrics *logs) {
     reduce_lr *r = cb->state;
+    /* Keras skips an epoch whose logs lack the monitored quantity entirely (cooldown too). */
+    if (isnan(zen_metrics_get(logs, r->mon.name))) return monitor_update(&r->mon, logs), 0;
     if (r->cooldown_left > 0) r->cooldown_left--;
     if (monitor_update(&r->mon, logs) != 0) return 0;
     if (r->cooldown_left > 0) r->mon.wait = 0;
