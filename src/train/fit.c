@@ -402,6 +402,20 @@ static uint64_t step_key(uint64_t seed, int epoch, int64_t step) {
     return z ^ (z >> 31);
 }
 
+/* validation_split is a float; Keras computes floor(N * (1 - split)) in double from the
+ * decimal the user wrote. Widening 0.1f directly gives 0.10000000149 and, for N = 100,
+ * 89 training samples where Keras has 90: use the shortest decimal that reads back as
+ * the same float instead. */
+static double decimal_of(float f) {
+    char buf[32];
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, (double)f);
+        double d = strtod(buf, NULL);
+        if ((float)d == f) return d;
+    }
+    return (double)f;
+}
+
 zen_history *zen_model_fit(zen_model *m, const zen_dataset *train, const zen_fit_opts *opts_in) {
     if (!m) return NULL;
     zen_ctx *ctx = m->ctx;
@@ -422,7 +436,7 @@ zen_history *zen_model_fit(zen_model *m, const zen_dataset *train, const zen_fit
     zen_dataset *own_train = NULL, *own_val = NULL;
     const zen_dataset *tr = train, *val = o.validation_data;
     if (!val && o.validation_split > 0) {
-        if (zen_dataset_split(ctx, train, o.validation_split, &own_train, &own_val) != 0) return NULL;
+        if (zen_dataset_split(ctx, train, decimal_of(o.validation_split), &own_train, &own_val) != 0) return NULL;
         tr = own_train;
         val = own_val;
     }
