@@ -474,7 +474,8 @@ zen_history *zen_model_fit(zen_model *m, const zen_dataset *train, const zen_fit
     prog = zen__progress_new(o.verbose, o.epochs);
     zen_fit_state st = {.model = m, .opt = t->opt, .epochs = o.epochs, .steps = (int)steps,
                         .verbose = prog ? zen__progress_mode(prog) : 0};
-    run_callbacks(o.callbacks, o.ncallbacks, &st, 0, 0, NULL);
+    /* a callback that cannot start (CSVLogger's file) stops training before the first step */
+    if (run_callbacks(o.callbacks, o.ncallbacks, &st, 0, 0, NULL)) st.stop = h->stopped_early = true;
     bool failed = false;
     for (int epoch = o.initial_epoch; epoch < o.epochs && !st.stop; epoch++) {
         st.epoch = epoch;
