@@ -96,7 +96,8 @@ void zen__progress_epoch_end(zen_progress *p, const zen_metrics *logs, double se
         print_logs(logs);
         printf("\033[K\n");
     } else {
-        printf(" - %.1fs - %.1fms/step", seconds, per_step_ms);
+        if (per_step_ms < 1) printf(" - %.1fs - %.0fus/step", seconds, 1000 * per_step_ms);
+        else printf(" - %.1fs - %.1fms/step", seconds, per_step_ms);
         print_logs(logs);
         printf("\n");
     }

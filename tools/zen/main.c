@@ -5,6 +5,8 @@
 
 #include "zen.h"
 
+int zen_cmd_plot(int argc, char **argv); /* plot.c */
+
 static void print_help(FILE *f) {
     fprintf(f,
             "zen %s — a deep-learning system in C\n"
@@ -13,7 +15,8 @@ static void print_help(FILE *f) {
             "\n"
             "commands:\n"
             "  help        show this help\n"
-            "  version     print the version (also --version)\n",
+            "  version     print the version (also --version)\n"
+            "  plot        draw training curves from a CSV history: zen plot history.csv -o curves.svg\n",
             zen_version());
 }
 
@@ -31,6 +34,7 @@ int main(int argc, char **argv) {
         printf("zen %s\n", zen_version());
         return 0;
     }
+    if (!strcmp(cmd, "plot")) return zen_cmd_plot(argc - 2, argv + 2);
     fprintf(stderr, "zen: unknown command '%s' (try 'zen help')\n", cmd);
     return 2;
 }
