@@ -101,11 +101,6 @@ int zen_model_compile(zen_model *m, zen_optimizer *opt, const char *loss, int nm
         zen_optimizer_free(opt);
         return -1;
     }
-    if (m->ninputs != 1 || m->noutputs != 1) {
-        zen_optimizer_free(opt);
-        return zen__fail(ctx, "zen_model_compile: model '%s' has %d inputs and %d outputs; fit, evaluate and "
-                              "predict support one of each", m->name, m->ninputs, m->noutputs), -1;
-    }
     zen_trainer *t = trainer_new(ctx, "zen_model_compile");
     if (!t) {
         zen_optimizer_free(opt);
@@ -114,12 +109,10 @@ int zen_model_compile(zen_model *m, zen_optimizer *opt, const char *loss, int nm
     t->opt = opt;
     snprintf(t->loss, sizeof t->loss, "%s", canonical);
     for (int i = 0; i < nmetrics; i++) {
-        for (int j = 0; j < i && t->metrics[j]; j++)
-            if (metrics[i] && !strcmp(metrics[i], metrics[j])) {
-                zen__fail(ctx, "compile: metric '%s' is listed twice", metrics[i]);
-                break;
-            }
-        t->metrics[i] = zen_ctx_error(ctx) ? NULL : zen__metric_new(ctx, metrics[i], canonical);
+        bool twice = false;
+        for (int j = 0; j < i && !twice; j++) twice = metrics[i] && metrics[j] && !strcmp(metrics[i], metrics[j]);
+        if (twice) zen__fail(ctx, "compile: metric '%s' is listed twice", metrics[i]);
+        t->metrics[i] = twice ? NULL : zen__metric_new(ctx, metrics[i], canonical);
         if (!t->metrics[i]) {
             t->nmetrics = i;
             zen__trainer_free(t);

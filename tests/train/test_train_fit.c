@@ -500,6 +500,17 @@ TEST(test_fit_errors) {
     CHECK_OK(ctx, h);
     CHECK(h && !isnan(zen_metrics_get(&h->logs[0], "val_loss")));
     zen_history_free(h);
+    /* two outputs: fit trains one */
+    zen_model *two = zen_model_new(ctx, "two_heads");
+    int in = zen_model_input(two, 1, (int64_t[]){3});
+    int outs[2] = {zen_model_apply(two, zen_layer_dense(ctx, 1, NULL), 1, &in),
+                   zen_model_apply(two, zen_layer_dense(ctx, 1, NULL), 1, &in)};
+    CHECK(zen_model_set_outputs(two, 2, outs) == 0 && zen_model_build(two, 1) == 0);
+    CHECK(zen_model_compile(two, adam(ctx, 0.1), "mse", 0, NULL) == 0);
+    o = quiet(1, 4);
+    CHECK(zen_model_fit(two, d, &o) == NULL);
+    expect_error(ctx, "two outputs", "model 'two_heads' has 1 inputs and 2 outputs; only one of each is supported");
+    zen_model_free(two);
     zen_dataset_free(one);
     zen_dataset_free(wrong);
     zen_dataset_free(d);
