@@ -612,7 +612,8 @@ ZEN_API zen_tensor *zen_layer_weight(const zen_layer *l, int i, const char **nam
  * fit follows Keras: validation_split takes the LAST fraction of the samples before any
  * shuffling; the final partial batch is trained, not dropped; the reported loss and metrics
  * are averages over the epoch's samples; a NaN or Inf loss stops training with a message
- * naming the epoch and step.
+ * naming the epoch and step (on stderr and in zen_ctx_error; fit returns the history of the
+ * epochs before, with stopped_early set).
  * ------------------------------------------------------------------------------------- */
 
 typedef struct zen_optimizer zen_optimizer;
@@ -662,8 +663,10 @@ ZEN_API int zen_optimizer_step(zen_optimizer *opt, int n, zen_tensor *const *par
  * output, the cross-entropies are computed from the logits, fused and stable, as Keras does.
  * Metrics: accuracy (resolved from the loss to categorical, sparse or binary accuracy),
  * categorical_accuracy, sparse_categorical_accuracy, binary_accuracy,
- * top_k_categorical_accuracy (k 5) / sparse_top_k_categorical_accuracy, precision, recall,
- * f1_score (binary, threshold 0.5; macro-averaged over classes for multi-class outputs), mae.
+ * top_k_categorical_accuracy (k 5; ties with the k-th value count as in) /
+ * sparse_top_k_categorical_accuracy, precision, recall, f1_score (binary, threshold 0.5,
+ * element-wise for one output or binary_crossentropy; otherwise macro-averaged over all the
+ * classes of the output, from argmax), mae, mse.
  * The model takes ownership of opt. Returns 0 or -1. */
 ZEN_API int zen_model_compile(zen_model *m, zen_optimizer *opt, const char *loss, int nmetrics,
                               const char *const *metrics);
@@ -681,11 +684,13 @@ ZEN_API double zen_metrics_get(const zen_metrics *m, const char *name);
 /* Callbacks, given to fit. A user callback returns nonzero from a hook to stop training. */
 typedef struct zen_callback zen_callback;
 /* Stops when `monitor` (default "val_loss") has not improved by more than min_delta for
- * patience epochs; with restore_best_weights the best epoch's weights are put back. */
+ * patience epochs; with restore_best_weights the best epoch's weights are put back when
+ * training ends (as Keras 3: also when it ran all its epochs). */
 ZEN_API zen_callback *zen_early_stopping(const char *monitor, float min_delta, int patience, bool restore_best_weights);
 /* Saves the model to path after each epoch, or only when `monitor` improved. */
 ZEN_API zen_callback *zen_model_checkpoint(const char *path, const char *monitor, bool save_best_only);
-/* Appends one row per epoch (epoch, then every log) to a CSV file. */
+/* Writes one row per epoch (epoch from 0, then every log) to a CSV file, which is truncated
+ * when training begins (Keras's append=False). */
 ZEN_API zen_callback *zen_csv_logger(const char *path);
 /* Multiplies the learning rate by factor when monitor has not improved for patience epochs. */
 ZEN_API zen_callback *zen_reduce_lr_on_plateau(const char *monitor, float factor, int patience, float min_delta,
@@ -727,7 +732,7 @@ ZEN_API void zen_history_free(zen_history *h);
 
 /* Loss and compiled metrics over a dataset. Returns 0 or -1. */
 ZEN_API int zen_model_evaluate(zen_model *m, const zen_dataset *d, int batch_size, zen_metrics *out);
-/* The model's (first) output for every sample of x, in batches. */
+/* The model's (first) output for every sample of x, in batches; needs no compile. */
 ZEN_API zen_array *zen_model_predict(zen_model *m, const zen_array *x, int batch_size);
 
 /* The model as one file: a safetensors file whose __metadata__ holds the JSON spec (and

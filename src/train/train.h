@@ -95,6 +95,7 @@ typedef struct zen_fit_state {
     zen_model *model;
     zen_optimizer *opt;
     int epoch, epochs, steps;
+    int verbose; /* the progress mode (0 silent): callbacks print only when it is set */
     bool stop;
     const char *stop_reason;
 } zen_fit_state;
@@ -138,6 +139,9 @@ zen_progress *zen__progress_new(int verbose, int epochs);
 void zen__progress_epoch_begin(zen_progress *p, int epoch, int64_t steps);
 void zen__progress_batch(zen_progress *p, int64_t step, const zen_metrics *logs);
 void zen__progress_epoch_end(zen_progress *p, const zen_metrics *logs, double seconds);
+/* Ends a half-drawn line (before an error message mid-epoch). */
+void zen__progress_interrupt(zen_progress *p);
+int zen__progress_mode(const zen_progress *p); /* 0 silent, 1 bar, 2 line per epoch */
 void zen__progress_free(zen_progress *p);
 
 #endif
