@@ -25,7 +25,7 @@ typedef struct cached_graph {
     zen_tensor **grads; /* training graphs: one per trainer param */
 } cached_graph;
 
-typedef struct graph_cache {
+typedef struct zen_graph_cache {
     cached_graph train[MAX_GRAPHS], eval[MAX_GRAPHS], predict[MAX_GRAPHS];
 } graph_cache;
 
@@ -44,7 +44,7 @@ void zen__trainer_free(zen_trainer *t) {
     if (!t) return;
     zen_optimizer_free(t->opt);
     for (int i = 0; i < t->nmetrics; i++) zen__metric_free(t->metrics[i]);
-    graph_cache *gc = (graph_cache *)t->train_graphs[0];
+    graph_cache *gc = t->graphs;
     if (gc) {
         for (int i = 0; i < MAX_GRAPHS; i++) {
             free_cached(&gc->train[i]);
@@ -56,8 +56,6 @@ void zen__trainer_free(zen_trainer *t) {
     free(t);
 }
 
-static graph_cache *cache_of(zen_trainer *t) { return (graph_cache *)t->train_graphs[0]; }
-
 /* A trainer without optimizer or loss: what predict needs on a model that was never
  * compiled (one loaded from a file saved before compile, say). */
 static zen_trainer *trainer_new(zen_ctx *ctx, const char *what) {
@@ -68,7 +66,7 @@ static zen_trainer *trainer_new(zen_ctx *ctx, const char *what) {
         free(gc);
         return zen__fail(ctx, "%s: out of memory", what);
     }
-    t->train_graphs[0] = (zen_model_graph *)gc; /* the cache hangs off the trainer */
+    t->graphs = gc;
     return t;
 }
 
@@ -229,7 +227,7 @@ static cached_graph *find_slot(cached_graph *slots, int batch) {
 /* kind: 0 train (loss + backward), 1 eval (loss), 2 predict. */
 static cached_graph *get_graph(zen_model *m, int kind, int batch, const zen_array *y) {
     zen_trainer *t = m->trainer;
-    graph_cache *gc = cache_of(t);
+    graph_cache *gc = t->graphs;
     cached_graph *slots = kind == 0 ? gc->train : kind == 1 ? gc->eval : gc->predict;
     cached_graph *c = find_slot(slots, batch);
     if (c->mg) return c;

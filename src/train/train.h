@@ -125,8 +125,8 @@ typedef struct zen_trainer {
     char loss[48];
     zen_metric *metrics[ZEN_MAX_METRICS];
     int nmetrics;
-    /* graphs by batch size: train (full and remainder batch) and inference */
-    zen_model_graph *train_graphs[4], *eval_graphs[4];
+    /* the model's graphs by kind and batch size (fit.c) */
+    struct zen_graph_cache *graphs;
     zen_tensor *params[512];
     int nparams;
 } zen_trainer;
