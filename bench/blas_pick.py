@@ -9,7 +9,12 @@ time (/proc/stat) with the child's own CPU time; if something else used more
 than 5% of the wall time, throw the measurement away and rerun it. Each cell
 is the best of ROUNDS clean process-level medians.
 
-usage: bench/blas_pick.py [--rounds N] [--quick] [--out DIR]
+Every measurement is appended to DIR/results.log as it is made, and the
+table is built from the whole log, so an interrupted run loses nothing and a
+rerun adds rounds (--report prints the table from the log only; delete the
+log to start over).
+
+usage: bench/blas_pick.py [--rounds N] [--quick] [--out DIR] [--report]
 """
 import argparse
 import os
@@ -86,21 +91,20 @@ def run_clean(argv, env, tries=6):
     return outs, False
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--quick", action="store_true", help="skip 4096^3")
-    ap.add_argument("--out", default="/tmp/blas_pick")
-    a = ap.parse_args()
-    build(a.out)
-    configs = [(lib, core, t) for t in (1, 2)
-               for lib, core in (("dnnl", None), ("openblas", None),
-                                 ("openblas", "Haswell"))]
+CONFIGS = [(lib, core, t) for t in (1, 2)
+           for lib, core in (("dnnl", ""), ("openblas", ""),
+                             ("openblas", "Haswell"))]
+
+
+def name(cfg):
+    lib, core, t = cfg
+    return ("dnnl" if lib == "dnnl" else "ob" + ("H" if core else "")) + str(t)
+
+
+def measure(a, log):
     shapes = SHAPES[1:] if a.quick else SHAPES
-    res = {}  # (config, shape, op) -> (best gflops, its ms)
-    clean = {}  # (config, shape) -> had at least one clean run
     for rnd in range(a.rounds):
-        for cfg in configs:
+        for cfg in CONFIGS:
             lib, core, t = cfg
             env = dict(os.environ, OMP_NUM_THREADS=str(t))
             env.pop("OPENBLAS_CORETYPE", None)
@@ -109,31 +113,57 @@ def main():
             for s in shapes:
                 outs, ok = run_clean([f"{a.out}/blas_pick_{lib}", "bench",
                                       *map(str, s)], env)
-                clean[(cfg, s)] = clean.get((cfg, s), False) or ok
-                for line in "".join(outs).splitlines():
-                    kv = dict(x.split("=", 1) for x in line.split()[1:])
-                    key = (cfg, s, kv["op"])
-                    g, ms = float(kv["gflops"]), float(kv["ms"])
-                    if key not in res or g > res[key][0]:
-                        res[key] = (g, ms)
+                with open(log, "a") as f:
+                    for i, out in enumerate(outs):
+                        clean = ok and i == len(outs) - 1
+                        for line in out.splitlines():
+                            f.write(f"{name(cfg)} clean={int(clean)} {line}\n")
         print(f"round {rnd + 1}/{a.rounds} done", file=sys.stderr, flush=True)
-    names = {c: ("dnnl" if c[0] == "dnnl" else "ob" + ("H" if c[1] else ""))
-             + str(c[2]) for c in configs}
-    print("GFLOP/s, best of %d process medians; ob=OpenBLAS autodetect, "
-          "obH=OPENBLAS_CORETYPE=Haswell; suffix=threads" % a.rounds)
-    print("%-16s %-2s " % ("M,N,K", "op") +
-          " ".join("%6s " % names[c] for c in configs))
+
+
+def report(log):
+    res = {}  # (name, shape, op) -> (best gflops, its ms)
+    clean = {}  # (name, shape) -> had at least one clean run
+    for line in open(log):
+        w = line.split()
+        kv = dict(x.split("=", 1) for x in w[1:2] + w[3:])
+        s = (int(kv["M"]), int(kv["N"]), int(kv["K"]))
+        key = (w[0], s, kv["op"])
+        g, ms = float(kv["gflops"]), float(kv["ms"])
+        if key not in res or g > res[key][0]:
+            res[key] = (g, ms)
+        clean[(w[0], s)] = clean.get((w[0], s), False) or kv["clean"] == "1"
+    names = [name(c) for c in CONFIGS]
+    shapes = [s for s in SHAPES if (names[0], s, "NN") in res]
+    print("GFLOP/s, best process median; ob=OpenBLAS autodetect, "
+          "obH=OPENBLAS_CORETYPE=Haswell; suffix=threads")
+    print("%-16s %-2s " % ("M,N,K", "op") + " ".join("%6s " % n for n in names))
     for s in shapes:
         for op in ("NN", "NT", "TN"):
-            print("%-16s %-2s " % (",".join(map(str, s)), op) +
-                  " ".join("%6.1f%s" % (res[(c, s, op)][0],
-                                        " " if clean[(c, s)] else "?")
-                           for c in configs))
+            print("%-16s %-2s " % (",".join(map(str, s)), op) + " ".join(
+                "%6.1f%s" % (res[(n, s, op)][0], " " if clean[(n, s)] else "?")
+                if (n, s, op) in res else "     - " for n in names))
+    cnn = [s for s in CNN if s in shapes]
     print("%-19s " % "CNN shapes sum ms*" + " ".join(
-        "%6.3f" % (sum(res[(c, s, op)][1] for s in CNN
-                       for op in ("NN", "NT", "TN")) / 3) for c in configs))
-    print("* sum over the 7 CNN shapes of per-call ms, averaged over NN/NT/TN")
+        "%6.3f " % (sum(res[(n, s, op)][1] for s in cnn
+                        for op in ("NN", "NT", "TN")) / 3)
+        if all((n, s, "NN") in res for s in cnn) else "     - " for n in names))
+    print("* sum over the CNN shapes of per-call ms, averaged over NN/NT/TN")
     print("? = every run of that cell overlapped foreign CPU load")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="skip 4096^3")
+    ap.add_argument("--out", default="/tmp/blas_pick")
+    ap.add_argument("--report", action="store_true", help="table from log only")
+    a = ap.parse_args()
+    log = os.path.join(a.out, "results.log")
+    if not a.report:
+        build(a.out)
+        measure(a, log)
+    report(log)
 
 
 if __name__ == "__main__":
