@@ -145,8 +145,15 @@ static void reduce_forward(zen_tensor *out, zen_exec *ex, int kind) {
         }
         return;
     }
-    /* Columns: split B into chunks so that small A still uses every thread. */
-    const int64_t chunk = B < 1024 ? B : 1024;
+    /* Columns: split B into chunks so that small A still uses every thread (a sum over the
+     * rows of one [R, B] matrix, A = 1, as for a bias or layernorm-weight gradient, gets
+     * at least one chunk per thread). */
+    int64_t chunk = B < 1024 ? B : 1024;
+    if (A < nt) {
+        int64_t per = (B + nt - 1) / nt;
+        per = (per + 15) / 16 * 16; /* whole cache lines */
+        if (per < chunk) chunk = per;
+    }
     int64_t nchunks = (B + chunk - 1) / chunk;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t k = 0; k < A * nchunks; k++) {
