@@ -1,15 +1,17 @@
 /* bench/conv.c — conv2d forward and forward+backward time per step, as in training.
  *
- *   build/bench/bench_conv [repeats]
+ *   build/bench/bench_conv [threads...]      (default: OMP_NUM_THREADS, else 1 2)
  *
  * Layers: the MNIST reference layer (batch 64, 1 -> 32 channels, 3x3 on 28x28, input
  * without gradient: dw and db only) and a mid-size layer (batch 32, 64 -> 64, 3x3 on
  * 28x28, padding 1, input with gradient: dx, dw, db). A step is what torch does for
  *   y = F.conv2d(x, w, b); y.backward(gy)
  * with gy given: the conv node, then the gradient nodes its backward rule builds. The
- * median of `repeats` timed runs (after warm-up) is printed in ms, at 1 and 2 threads,
- * with the fastest run beside it (a better guide when other processes share the cores).
- * bench/conv_torch.py runs the same work in PyTorch and prints both side by side. */
+ * median of repeated runs (after warm-up) is printed in ms, with the fastest run beside
+ * it, as a table and as `RESULT conv.<layer>.<fwd|step>` lines; bench/conv_torch.py
+ * prints the same names for PyTorch (bench/compare.py puts them side by side). */
+#include "bench.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,31 +30,7 @@ static const layer layers[] = {
     {"mid", 32, 64, 28, 28, 64, 3, 1, true},
 };
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Median (and, in *min, the fastest) of `repeats` timed runs, in ms. */
-static double median_ms(zen_graph *g, int repeats, double *min) {
-    for (int i = 0; i < 3; i++) zen_graph_compute(g); /* warm-up: JIT, page faults, caches */
-    double *t = malloc(sizeof(double) * (size_t)repeats);
-    for (int i = 0; i < repeats; i++) {
-        double t0 = zen_time_seconds();
-        if (zen_graph_compute(g) != 0) {
-            fprintf(stderr, "compute failed\n");
-            exit(1);
-        }
-        t[i] = (zen_time_seconds() - t0) * 1e3;
-    }
-    qsort(t, (size_t)repeats, sizeof *t, cmp_double);
-    double m = t[repeats / 2];
-    *min = t[0];
-    free(t);
-    return m;
-}
-
-static void run(const layer *L, int threads, int repeats) {
+static void run(const layer *L, int threads) {
     zen_ctx *ctx = zen_ctx_new();
     zen_ctx_set_threads(ctx, threads);
     int64_t xs[4] = {L->N, L->C, L->H, L->W};
@@ -76,8 +54,7 @@ static void run(const layer *L, int threads, int repeats) {
     zen_graph *fwd = zen_graph_new(ctx);
     zen_graph_add(fwd, y);
     zen_graph_plan(fwd);
-    double fwd_min, step_min;
-    double fwd_ms = median_ms(fwd, repeats, &fwd_min);
+    bench_stats f = bench_time(bench_run_graph, fwd, 3, 20, 0.5);
 
     /* y.backward(gy): the conv's own backward rule, fed gy directly. */
     y->grad = gy;
@@ -91,20 +68,25 @@ static void run(const layer *L, int threads, int repeats) {
         fprintf(stderr, "%s\n", zen_ctx_error(ctx));
         exit(1);
     }
-    double step_ms = median_ms(step, repeats, &step_min);
-    printf("%-6s %d  %9.3f  %9.3f  %9.3f  %9.3f\n", L->name, threads, fwd_ms, step_ms, fwd_min, step_min);
-    fflush(stdout);
+    bench_stats st = bench_time(bench_run_graph, step, 3, 20, 0.5);
+    printf("# %-6s %d  %9.3f  %9.3f  %9.3f  %9.3f\n", L->name, threads, f.median_ms, st.median_ms, f.min_ms,
+           st.min_ms);
+    char name[64];
+    snprintf(name, sizeof name, "conv.%s.fwd", L->name);
+    bench_result(name, threads, f);
+    snprintf(name, sizeof name, "conv.%s.step", L->name);
+    bench_result(name, threads, st);
     zen_graph_free(fwd);
     zen_graph_free(step);
     zen_ctx_free(ctx);
 }
 
 int main(int argc, char **argv) {
-    int repeats = argc > 1 ? atoi(argv[1]) : 30;
-    if (repeats < 1) repeats = 1;
-    printf("# conv2d, median of %d runs, ms per step\n", repeats);
-    printf("%-6s %s  %9s  %9s  %9s  %9s\n", "layer", "t", "fwd_ms", "step_ms", "fwd_min", "step_min");
+    int threads[8];
+    int nthr = bench_thread_list(argc, argv, 1, threads);
+    printf("# conv2d, median of repeated runs (>= 20, >= 0.5 s), ms per step\n");
+    printf("# %-6s %s  %9s  %9s  %9s  %9s\n", "layer", "t", "fwd_ms", "step_ms", "fwd_min", "step_min");
     for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++)
-        for (int t = 1; t <= 2; t++) run(&layers[i], t, repeats);
+        for (int t = 0; t < nthr; t++) run(&layers[i], threads[t]);
     return 0;
 }

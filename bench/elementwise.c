@@ -1,6 +1,6 @@
 /* bench/elementwise.c — throughput of transcendental elementwise ops on 1M floats.
  *
- *   build/bench/bench_elementwise [n] [threads...]      (defaults: 1048576, threads 1 2)
+ *   build/bench/bench_elementwise [n] [threads...]   (defaults: 1048576; OMP_NUM_THREADS, else 1 2)
  *
  * For exp, tanh, sigmoid, gelu (erf), gelu_tanh and silu it times, at each thread count:
  *   libm    a scalar loop over glibc's expf/tanhf/erff (what GCC emits without -ffast-math:
@@ -9,7 +9,14 @@
  *   zen fwd the op's node run by zen_graph_compute (threading, dispatch and all);
  *   zen bwd the fused derivative node (UNARY_BACK: g * f'(x, y)) alone, on a stored y.
  * Reported: best of 40 trials, in Gelem/s (1e9 elements per second) and ns per element.
- * A copy (zen_scale by 1) gives the memory-bound ceiling for one read + one write. */
+ * A copy (zen_scale by 1) gives the memory-bound ceiling for one read + one write.
+ * For bench/compare.py (bench/elementwise_torch.py times the same in PyTorch), per call:
+ *   RESULT unary.<op>.fwd   y = f(x)                                  (zen fwd above)
+ *   RESULT unary.<op>.step  y = f(x) and dx = g * f'(x) from y.backward(g): the forward
+ *                           node and the gradient node its backward rule builds
+ *   RESULT unary.copy.fwd   y = x * 1
+ * with median_ms the median over the 40 trials of the time per call and min_ms the best. */
+#include "bench.h"
 #include "core/internal.h"
 #include "ops/loops.h"
 #include "ops/vmath.h"
@@ -82,16 +89,23 @@ static zen_tensor *build(zen_ctx *ctx, int op, zen_tensor *x) {
  * core is sometimes taken away for milliseconds, and the best trial is the one that ran
  * undisturbed. */
 #define TRIALS 40
-#define TIME_BEST(best, reps, CALL)                                                                 \
+#define TIME_TRIALS(st, reps, CALL)                                                                 \
     do {                                                                                            \
+        double tt_[TRIALS];                                                                         \
         CALL;                                                                                       \
-        best = 1e30;                                                                                \
         for (int tr_ = 0; tr_ < TRIALS; tr_++) {                                                    \
             double t0_ = zen_time_seconds();                                                        \
             for (int r_ = 0; r_ < (reps); r_++) CALL;                                               \
-            double dt_ = (zen_time_seconds() - t0_) / (reps);                                       \
-            if (dt_ < best) best = dt_;                                                             \
+            tt_[tr_] = (zen_time_seconds() - t0_) / (reps);                                         \
         }                                                                                           \
+        qsort(tt_, TRIALS, sizeof(double), bench_cmp_double);                                       \
+        st = (bench_stats){tt_[TRIALS / 2] * 1e3, tt_[0] * 1e3, TRIALS * (reps)};                   \
+    } while (0)
+#define TIME_BEST(best, reps, CALL)                                                                 \
+    do {                                                                                            \
+        bench_stats bs_;                                                                            \
+        TIME_TRIALS(bs_, reps, CALL);                                                               \
+        best = bs_.min_ms * 1e-3;                                                                   \
     } while (0)
 
 static void row(const char *what, const char *op, int nt, int64_t n, double sec, double ref_sec) {
@@ -102,11 +116,8 @@ static void row(const char *what, const char *op, int nt, int64_t n, double sec,
 
 int main(int argc, char **argv) {
     int64_t n = argc > 1 ? atoll(argv[1]) : (1 << 20);
-    int threads[8] = {1, 2}, nthr = 2;
-    if (argc > 2) {
-        nthr = 0;
-        for (int i = 2; i < argc && nthr < 8; i++) threads[nthr++] = atoi(argv[i]);
-    }
+    int threads[8];
+    int nthr = bench_thread_list(argc, argv, 2, threads);
     float *x = zen__aligned_alloc((size_t)n * sizeof(float)), *y = zen__aligned_alloc((size_t)n * sizeof(float));
     zen_rng rng;
     zen_rng_seed(&rng, 1);
@@ -128,8 +139,11 @@ int main(int argc, char **argv) {
             zen_graph *g = zen_graph_new(ctx);
             zen_graph_add(g, zen_scale(ctx, xin, 1.0f));
             zen_graph_plan(g);
-            TIME_BEST(best, reps, zen_graph_compute(g));
+            bench_stats st;
+            TIME_TRIALS(st, reps, zen_graph_compute(g));
+            best = st.min_ms * 1e-3;
             row("copy", "scale", nt, n, best, 0);
+            bench_result("unary.copy.fwd", nt, st);
             zen_graph_free(g);
         }
         for (int op = 0; op < NOPS; op++) {
@@ -140,7 +154,25 @@ int main(int argc, char **argv) {
             zen_graph *gf = zen_graph_new(ctx);
             zen_graph_add(gf, out);
             zen_graph_plan(gf);
-            TIME_BEST(t_fwd, reps, zen_graph_compute(gf));
+            bench_stats s_fwd, s_step;
+            TIME_TRIALS(s_fwd, reps, zen_graph_compute(gf));
+            t_fwd = s_fwd.min_ms * 1e-3;
+            { /* y = f(x); y.backward(g): the op node and the gradient node of its rule */
+                zen_tensor *xp = zen_param(ctx, ZEN_F32, 1, (int64_t[]){n});
+                memcpy(xp->data, x, (size_t)n * sizeof(float));
+                zen_tensor *yp = build(ctx, op, xp);
+                yp->grad = gin;
+                zen_op_table[yp->op]->backward(ctx, yp);
+                zen_graph *gs = zen_graph_new(ctx);
+                zen_graph_add(gs, yp);
+                zen_graph_add(gs, xp->grad);
+                if (zen_ctx_error(ctx) || zen_graph_plan(gs) != 0) {
+                    fprintf(stderr, "%s\n", zen_ctx_error(ctx));
+                    return 1;
+                }
+                TIME_TRIALS(s_step, reps, zen_graph_compute(gs));
+                zen_graph_free(gs);
+            }
             /* the derivative node alone, on a precomputed y */
             zen_tensor *yin = zen_input(ctx, ZEN_F32, 1, (int64_t[]){n});
             memcpy(yin->data, out->data, (size_t)n * sizeof(float));
@@ -157,6 +189,11 @@ int main(int argc, char **argv) {
             row("vmath", op_name[op], nt, n, t_vm, t_libm);
             row("zen fwd", op_name[op], nt, n, t_fwd, t_libm);
             row("zen bwd", op_name[op], nt, n, t_bwd, 0);
+            char name[64];
+            snprintf(name, sizeof name, "unary.%s.fwd", op_name[op]);
+            bench_result(name, nt, s_fwd);
+            snprintf(name, sizeof name, "unary.%s.step", op_name[op]);
+            bench_result(name, nt, s_step);
         }
         zen_ctx_free(ctx);
     }

@@ -1,6 +1,6 @@
 /* bench/matmul.c — zen_matmul through a planned graph vs the raw BLAS call.
  *
- *   build/bench/bench_matmul [threads...]      (default: 1 2)
+ *   build/bench/bench_matmul [threads...]      (default: OMP_NUM_THREADS, else 1 2)
  *
  * For each shape and thread count, one graph holds one MATMUL node; zen_graph_compute is
  * timed against dnnl_sgemm / cblas_sgemm (whichever zen was built with) called directly on
@@ -8,7 +8,14 @@
  * machine load; each number is the median of the runs (at least 9, and ~0.25 s each side).
  * Also reported: zen_linear with its fused bias vs matmul + a separate add, and a batch of
  * small matrices (zen runs them in parallel, one sgemm per thread) vs a loop of raw calls.
- * ratio = zen GFLOP/s / raw GFLOP/s (the requirement: >= 0.90). */
+ * ratio = zen GFLOP/s / raw GFLOP/s (the requirement: >= 0.90).
+ *
+ * Output: a human-readable line per shape and, for bench/compare.py,
+ *   RESULT matmul.[b<batch>.]<M>x<N>x<K>.<NN|TN|NT> threads=t median_ms=<zen> raw_ms=<raw> ratio=..
+ *   RESULT linear.<M>x<N>x<K> threads=t median_ms=<fused bias> split_ms=<matmul + add>
+ * (bench/matmul_torch.py times torch.matmul / F.linear on the same shapes). */
+#include "bench.h"
+
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +56,7 @@ static double median(double *t, int n) {
 
 /* Alternates run_a and run_b; medians in *ta, *tb. */
 typedef void (*run_fn)(void *);
-static void time_pair(run_fn run_a, void *arg_a, run_fn run_b, void *arg_b, double *ta, double *tb) {
+static void time_pair(run_fn run_a, void *arg_a, run_fn run_b, void *arg_b, bench_stats *ta, bench_stats *tb) {
     static double sa[MAX_RUNS], sb[MAX_RUNS];
     run_a(arg_a), run_b(arg_b), run_a(arg_a), run_b(arg_b); /* warm-up (oneDNN JITs kernels) */
     double tot = 0;
@@ -65,8 +72,9 @@ static void time_pair(run_fn run_a, void *arg_a, run_fn run_b, void *arg_b, doub
         tot += t2 - t0;
         n++;
     }
-    *ta = median(sa, n);
-    *tb = median(sb, n);
+    double ma = median(sa, n), mb = median(sb, n); /* sorts sa, sb: [0] is the fastest */
+    *ta = (bench_stats){ma * 1e3, sa[0] * 1e3, n};
+    *tb = (bench_stats){mb * 1e3, sb[0] * 1e3, n};
 }
 
 static void run_graph(void *g) { zen_graph_compute(g); }
@@ -111,8 +119,9 @@ static void bench_matmul(const char *label, int64_t batch, int64_t M, int64_t N,
     float *C = aligned_alloc(64, ((size_t)(batch * M * N) * sizeof(float) + 63) / 64 * 64);
     raw_args r = {ta, tb, M, N, K, batch, a->data, b->data, C};
     omp_set_num_threads(nt);
-    double tz, tr;
-    time_pair(run_graph, g, run_raw, &r, &tz, &tr);
+    bench_stats sz, sr;
+    time_pair(run_graph, g, run_raw, &r, &sz, &sr);
+    double tz = sz.median_ms * 1e-3, tr = sr.median_ms * 1e-3;
     /* the two must agree */
     double err = 0;
     for (int64_t i = 0; i < batch * M * N; i++) {
@@ -123,7 +132,13 @@ static void bench_matmul(const char *label, int64_t batch, int64_t M, int64_t N,
     printf("%-22s thr=%d  %5lldx%5lldx%5lld %s%s  zen %7.1f GF/s  raw %7.1f GF/s  ratio %.3f  (%.4f vs %.4f ms)%s\n",
            label, nt, (long long)M, (long long)N, (long long)K, ta ? "T" : "N", tb ? "T" : "N", flops / tz * 1e-9,
            flops / tr * 1e-9, tr / tz, tz * 1e3, tr * 1e3, err > 1e-3 ? "  MISMATCH" : "");
-    fflush(stdout);
+    char name[96];
+    int len = snprintf(name, sizeof name, "matmul.");
+    if (batch > 1) len += snprintf(name + len, sizeof name - (size_t)len, "b%lld.", (long long)batch);
+    snprintf(name + len, sizeof name - (size_t)len, "%lldx%lldx%lld.%s%s", (long long)M, (long long)N, (long long)K,
+             ta ? "T" : "N", tb ? "T" : "N");
+    bench_result_kv(name, nt, sz, "raw_ms=%.4f raw_min_ms=%.4f gflops=%.1f raw_gflops=%.1f ratio=%.3f%s", sr.median_ms,
+                 sr.min_ms, flops / tz * 1e-9, flops / tr * 1e-9, tr / tz, err > 1e-3 ? " MISMATCH=1" : "");
     free(C);
     zen_graph_free(g);
     zen_ctx_free(ctx);
@@ -144,24 +159,24 @@ static void bench_linear(const char *label, int64_t M, int64_t N, int64_t K, int
     zen_graph_add(g2, split);
     if (zen_graph_plan(g1) || zen_graph_plan(g2)) exit(1);
     omp_set_num_threads(nt);
-    double t1, t2;
-    time_pair(run_graph, g1, run_graph, g2, &t1, &t2);
+    bench_stats s1, s2;
+    time_pair(run_graph, g1, run_graph, g2, &s1, &s2);
+    double t1 = s1.median_ms * 1e-3, t2 = s2.median_ms * 1e-3;
     double flops = 2.0 * M * N * K;
     printf("%-22s thr=%d  %5lldx%5lldx%5lld NT  fused bias %7.1f GF/s  matmul+add %7.1f GF/s  (%.4f vs %.4f ms)\n",
            label, nt, (long long)M, (long long)N, (long long)K, flops / t1 * 1e-9, flops / t2 * 1e-9, t1 * 1e3,
            t2 * 1e3);
-    fflush(stdout);
+    char name[96];
+    snprintf(name, sizeof name, "linear.%lldx%lldx%lld", (long long)M, (long long)N, (long long)K);
+    bench_result_kv(name, nt, s1, "split_ms=%.4f gflops=%.1f", s2.median_ms, flops / t1 * 1e-9);
     zen_graph_free(g1);
     zen_graph_free(g2);
     zen_ctx_free(ctx);
 }
 
 int main(int argc, char **argv) {
-    int threads[8] = {1, 2}, nthr = 2;
-    if (argc > 1) {
-        nthr = 0;
-        for (int i = 1; i < argc && nthr < 8; i++) threads[nthr++] = atoi(argv[i]);
-    }
+    int threads[8];
+    int nthr = bench_thread_list(argc, argv, 1, threads);
     printf("zen_matmul vs raw %s sgemm; median of alternating runs\n", BLAS_NAME);
     for (int ti = 0; ti < nthr; ti++) {
         int nt = threads[ti];

@@ -33,13 +33,22 @@ static void add_backward(zen_ctx *ctx, zen_tensor *out) {
     zen__accum_grad(ctx, out->src[1], out->grad);
 }
 
+/* -g for b is negated after it is summed down to b's shape: when b was broadcast (x - mean
+ * in a layernorm), the negation runs on the small tensor instead of the output's size. */
 static void sub_backward(zen_ctx *ctx, zen_tensor *out) {
+    zen_tensor *b = out->src[1];
     zen__accum_grad(ctx, out->src[0], out->grad);
-    if (zen__needs_grad(out->src[1])) zen__accum_grad(ctx, out->src[1], zen_neg(ctx, out->grad));
+    if (zen__needs_grad(b)) zen__accum_grad(ctx, b, zen_neg(ctx, zen__reduce_to_shape(ctx, out->grad, b->ndim, b->shape)));
 }
 
+/* x * x (the same tensor twice): one gradient (g * x) * 2 instead of g * x computed twice
+ * and summed; the same floats, since g*x + g*x == 2 * (g*x) exactly. */
 static void mul_backward(zen_ctx *ctx, zen_tensor *out) {
     zen_tensor *a = out->src[0], *b = out->src[1];
+    if (a == b) {
+        if (zen__needs_grad(a)) zen__accum_grad(ctx, a, zen_scale(ctx, zen_mul(ctx, out->grad, a), 2.0f));
+        return;
+    }
     if (zen__needs_grad(a)) zen__accum_grad(ctx, a, zen_mul(ctx, out->grad, b));
     if (zen__needs_grad(b)) zen__accum_grad(ctx, b, zen_mul(ctx, out->grad, a));
 }

@@ -8,6 +8,7 @@
 #include "loops.h"
 
 #include <math.h>
+#include <omp.h>
 
 enum { REDUCE_SUM, REDUCE_MAX, REDUCE_MIN };
 
@@ -125,6 +126,16 @@ ZEN_TARGET_CLONES static void cols_combine(float *restrict o, const float *restr
     }
 }
 
+/* Whether a column reduction ([A, R, B], B > 1) runs as row blocks per thread with partial
+ * rows in scratch: when there are fewer outer blocks than threads, enough rows to share,
+ * and partial rows small enough (at most 64K floats each). True at compute with nthreads
+ * implies true when planned with as many threads or more, so the scratch is there. */
+static bool split_rows(int64_t A, int64_t R, int64_t B, int nthreads) {
+    return nthreads > 1 && B > 1 && A < nthreads && R >= 64 && B <= 65536;
+}
+/* Floats between two partial rows (whole cache lines). */
+static int64_t partial_stride(int64_t B) { return (B + 15) / 16 * 16; }
+
 static void reduce_forward(zen_tensor *out, zen_exec *ex, int kind) {
     const zen_tensor *x = out->src[0];
     int64_t A, R, B;
@@ -145,6 +156,34 @@ static void reduce_forward(zen_tensor *out, zen_exec *ex, int kind) {
         }
         return;
     }
+    float *part = split_rows(A, R, B, nt) ? ex->work : NULL;
+    if (part) {
+        /* Few outer blocks (A = 1: the sum over the rows of one [R, B] matrix, as for a bias
+         * or layernorm-weight gradient): each thread combines a contiguous block of rows
+         * into its own partial row, and the partial rows are combined in thread order.
+         * (Splitting the columns instead was slower: each thread then reads half of
+         * every row, and at 2 threads the sum of [8192, 768] took 1.5 ms instead of 1.1.) */
+        const int64_t bp = partial_stride(B);
+        for (int64_t a = 0; a < A; a++) {
+            const float *xa = X + a * R * B;
+#pragma omp parallel num_threads(nt)
+            {
+                int t = omp_get_thread_num(), n = omp_get_num_threads();
+                int64_t r0 = R * t / n, r1 = R * (t + 1) / n;
+                float *p = part + t * bp;
+                memcpy(p, xa + r0 * B, (size_t)B * sizeof *p);
+                for (int64_t r = r0 + 1; r < r1; r++) cols_combine(p, xa + r * B, B, kind);
+#pragma omp barrier
+#pragma omp single
+                {
+                    float *o = O + a * B;
+                    memcpy(o, part, (size_t)B * sizeof *o);
+                    for (int u = 1; u < n; u++) cols_combine(o, part + u * bp, B, kind);
+                }
+            }
+        }
+        return;
+    }
     /* Columns: split B into chunks so that small A still uses every thread. */
     const int64_t chunk = B < 1024 ? B : 1024;
     int64_t nchunks = (B + chunk - 1) / chunk;
@@ -157,6 +196,15 @@ static void reduce_forward(zen_tensor *out, zen_exec *ex, int kind) {
         memcpy(o, src, (size_t)n * sizeof *o);
         for (int64_t r = 1; r < R; r++) cols_combine(o, src + r * B, n, kind);
     }
+}
+
+/* Scratch of a reduction that splits its rows among threads: one partial row of B floats
+ * per thread. */
+static size_t reduce_work_size(const zen_tensor *out, int nthreads) {
+    int64_t A, R, B;
+    block_dims(out->src[0], (int)out->ip[0], (int)out->ip[1], &A, &R, &B);
+    if (!split_rows(A, R, B, nthreads)) return 0;
+    return (size_t)nthreads * (size_t)partial_stride(B) * sizeof(float);
 }
 
 static void sum_forward(zen_tensor *out, zen_exec *ex) { reduce_forward(out, ex, REDUCE_SUM); }
@@ -245,8 +293,8 @@ static void argmax_forward(zen_tensor *out, zen_exec *ex) {
     }
 }
 
-const zen_op_def zen_op_sum = {"sum", sum_forward, sum_backward, NULL, false};
-const zen_op_def zen_op_max = {"max", max_forward, extremum_backward, NULL, false};
-const zen_op_def zen_op_min = {"min", min_forward, extremum_backward, NULL, false};
+const zen_op_def zen_op_sum = {"sum", sum_forward, sum_backward, reduce_work_size, false};
+const zen_op_def zen_op_max = {"max", max_forward, extremum_backward, reduce_work_size, false};
+const zen_op_def zen_op_min = {"min", min_forward, extremum_backward, reduce_work_size, false};
 const zen_op_def zen_op_extremum_back = {"extremum_back", extremum_back_forward, NULL, NULL, false};
 const zen_op_def zen_op_argmax = {"argmax", argmax_forward, NULL, NULL, false};

@@ -29,6 +29,53 @@ TEST(test_sub) { check_family("sub", zen_sub); }
 TEST(test_mul) { check_family("mul", zen_mul); }
 TEST(test_div) { check_family("div", zen_div); }
 
+/* fn(x, x): one tensor on both sides (mul's gradient takes a shortcut for x * x). */
+static void check_same(const char *name, binary_fn fn) {
+    fx_file *f = fx_open("binary.safetensors");
+    char key[128];
+    snprintf(key, sizeof key, "same_%s.a", name);
+    zen_ctx *ctx = zen_ctx_new();
+    zen_tensor *a = fx_param(ctx, f, key);
+    const char *names[] = {"a"};
+    snprintf(key, sizeof key, "same_%s", name);
+    CHECK(fx_check_op(ctx, f, key, fn(ctx, a, a), 1, &a, names, 1) == 0);
+    zen_ctx_free(ctx);
+    fx_close(f);
+}
+
+TEST(test_same_operand) {
+    check_same("add", zen_add);
+    check_same("sub", zen_sub);
+    check_same("mul", zen_mul);
+    check_same("div", zen_div);
+}
+
+/* x * x in a larger graph (threaded path): the gradient of sum(w * x * x) is exactly
+ * 2 * (w * x) * ... as torch computes it: (g * x) + (g * x) with g = w. */
+TEST(test_square_large) {
+    zen_ctx *ctx = zen_ctx_new();
+    zen_tensor *x = zen_param(ctx, ZEN_F32, 2, (int64_t[]){300, 1000});
+    zen_tensor *w = zen_input(ctx, ZEN_F32, 2, (int64_t[]){300, 1000});
+    zen_rng r;
+    zen_rng_seed(&r, 2);
+    zen_rng_fill_normal(&r, x, 0, 1);
+    zen_rng_fill_normal(&r, w, 0, 1);
+    zen_tensor *loss = zen_sum(ctx, zen_mul(ctx, w, zen_mul(ctx, x, x)), 0, NULL, false);
+    zen_graph *g = zen_graph_new(ctx);
+    zen_graph_add(g, loss);
+    CHECK(zen_graph_backward(g, loss) == 0);
+    CHECK(zen_graph_plan(g) == 0 && zen_graph_compute(g) == 0);
+    const float *X = x->data, *W = w->data, *G = x->grad->data;
+    int bad = 0;
+    for (int i = 0; i < 300 * 1000; i++) {
+        float gx = W[i] * X[i];
+        bad += G[i] != gx + gx;
+    }
+    CHECK(bad == 0);
+    zen_graph_free(g);
+    zen_ctx_free(ctx);
+}
+
 TEST(test_broadcast_error) {
     zen_ctx *ctx = zen_ctx_new();
     zen_tensor *a = zen_param(ctx, ZEN_F32, 2, (int64_t[]){2, 3});
@@ -64,5 +111,6 @@ TEST(test_large_broadcast) {
 }
 
 int main(void) {
-    return RUN_TESTS(test_add, test_sub, test_mul, test_div, test_broadcast_error, test_large_broadcast);
+    return RUN_TESTS(test_add, test_sub, test_mul, test_div, test_same_operand, test_square_large, test_broadcast_error,
+                     test_large_broadcast);
 }

@@ -70,34 +70,57 @@ TEST(test_max_ties) {
     zen_ctx_free(ctx);
 }
 
-/* Large shapes take the threaded row and column paths. */
+/* Large shapes take the threaded row and column paths; 1 to 3 threads, so that reductions
+ * over the rows of one matrix (A = 1) are split into blocks of rows per thread, evenly or
+ * not, whose partial rows are then combined (a NaN in the last block must survive). */
 TEST(test_large_sums) {
-    zen_ctx *ctx = zen_ctx_new();
-    zen_tensor *x = zen_input(ctx, ZEN_F32, 2, (int64_t[]){512, 300});
-    zen_rng r;
-    zen_rng_seed(&r, 3);
-    zen_rng_fill_uniform(&r, x, -1, 1);
-    zen_tensor *rows = zen_sum(ctx, x, 1, (int[]){1}, false);
-    zen_tensor *cols = zen_sum(ctx, x, 1, (int[]){0}, false);
-    zen_graph *g = zen_graph_new(ctx);
-    zen_graph_add(g, rows);
-    zen_graph_add(g, cols);
-    CHECK(zen_graph_plan(g) == 0 && zen_graph_compute(g) == 0);
-    const float *X = x->data, *R = rows->data, *C = cols->data;
-    double worst = 0;
-    for (int i = 0; i < 512; i++) {
-        double s = 0;
-        for (int j = 0; j < 300; j++) s += X[i * 300 + j];
-        worst = fmax(worst, fabs(s - R[i]));
+    for (int nt = 1; nt <= 3; nt++) {
+        zen_ctx *ctx = zen_ctx_new();
+        zen_ctx_set_threads(ctx, nt);
+        zen_tensor *x = zen_input(ctx, ZEN_F32, 2, (int64_t[]){512, 300});
+        zen_rng r;
+        zen_rng_seed(&r, 3);
+        zen_rng_fill_uniform(&r, x, -1, 1);
+        ((float *)x->data)[500 * 300 + 7] = NAN;
+        zen_tensor *rows = zen_sum(ctx, x, 1, (int[]){1}, false);
+        zen_tensor *cols = zen_sum(ctx, x, 1, (int[]){0}, false);
+        zen_tensor *cmax = zen_max(ctx, x, 1, (int[]){0}, false);
+        zen_tensor *cmin = zen_min(ctx, x, 1, (int[]){0}, false);
+        zen_graph *g = zen_graph_new(ctx);
+        zen_graph_add(g, rows);
+        zen_graph_add(g, cols);
+        zen_graph_add(g, cmax);
+        zen_graph_add(g, cmin);
+        CHECK(zen_graph_plan(g) == 0 && zen_graph_compute(g) == 0);
+        const float *X = x->data, *R = rows->data, *C = cols->data, *MX = cmax->data, *MN = cmin->data;
+        double worst = 0;
+        int bad = 0;
+        for (int i = 0; i < 512; i++) {
+            double s = 0;
+            for (int j = 0; j < 300; j++) s += X[i * 300 + j];
+            if (i == 500) bad += !isnan(R[i]);
+            else worst = fmax(worst, fabs(s - R[i]));
+        }
+        for (int j = 0; j < 300; j++) {
+            double s = 0;
+            float mx = X[j], mn = X[j];
+            for (int i = 0; i < 512; i++) {
+                s += X[i * 300 + j];
+                mx = fmaxf(mx, X[i * 300 + j]);
+                mn = fminf(mn, X[i * 300 + j]);
+            }
+            if (j == 7) {
+                bad += !isnan(C[j]) + !isnan(MX[j]) + !isnan(MN[j]);
+                continue;
+            }
+            worst = fmax(worst, fabs(s - C[j]));
+            bad += MX[j] != mx || MN[j] != mn;
+        }
+        CHECK(worst < 1e-4);
+        CHECK(bad == 0);
+        zen_graph_free(g);
+        zen_ctx_free(ctx);
     }
-    for (int j = 0; j < 300; j++) {
-        double s = 0;
-        for (int i = 0; i < 512; i++) s += X[i * 300 + j];
-        worst = fmax(worst, fabs(s - C[j]));
-    }
-    CHECK(worst < 1e-4);
-    zen_graph_free(g);
-    zen_ctx_free(ctx);
 }
 
 TEST(test_bad_axes) {
