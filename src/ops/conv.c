@@ -15,6 +15,10 @@
  * the whole batch (see bench/conv.c). When there are fewer samples than threads, samples
  * run one after another and the sgemm itself is multi-threaded.
  *
+ * When C/groups*KH*KW <= 16 (the MNIST layer: 9) and the CPU has AVX-512, the forward
+ * and the weight gradient use register-blocked kernels instead of the sgemm (see "small
+ * reductions" below); the forward adds the bias in the same pass.
+ *
  * The bias gradient is a plain sum of gy over N, H, W (zen_sum). */
 #include "../core/internal.h"
 #include "loops.h"
@@ -239,6 +243,125 @@ ZEN_TARGET_CLONES static void add_into(float *restrict o, const float *restrict 
     for (int64_t i = 0; i < n; i++) o[i] += a[i];
 }
 
+/* ---- small reductions (Kg <= 16): AVX-512 kernels ----
+ *
+ * With few input taps per output (the MNIST layer: 1 channel x 3x3 = 9), an sgemm with
+ * K = Kg spends its time packing and on edges. These kernels keep a 16-pixel slice of
+ * the Kg column-matrix rows in registers and run every output channel over it:
+ *     forward   y[oc, p] = b[oc] + sum_k w[oc, k] col[k, p]        (Kg FMAs per 16 outputs)
+ *     dw        acc[oc, k, lane] += sum_p gy[oc, p] col[k, p]       (Kg accumulators per oc)
+ * The dw accumulators are 16 lanes wide, kept per thread in scratch across samples and
+ * summed (lanes, then threads) once at the end. Kg is a compile-time constant inside (a
+ * switch over 1..16), so the column rows and accumulators stay in registers. */
+#define SMALL_K 16
+
+/* -1 (default): these kernels where the CPU has AVX-512; 0: the sgemm path (tests). */
+int zen__conv_simd = -1;
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define ZEN_CONV_AVX512 1
+#define AVX512 __attribute__((target("avx512f")))
+#define INLINE_AVX512 __attribute__((target("avx512f"), always_inline)) static inline
+
+static inline __mmask16 tail16(int64_t n) { return (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1); }
+
+/* y[oc*ldy + p] = bias[oc] + sum_k w[oc*K + k] col[k*np + p], oc < OC, p < np.
+ * PB (1 or 2) 16-pixel slices at a time, so each broadcast weight feeds PB FMAs. */
+INLINE_AVX512 void smallk_fwd_k(const int K, const int PB, const float *restrict w, const float *restrict bias,
+                                const float *restrict col, int64_t np, float *restrict y, int64_t ldy, int64_t OC) {
+    for (int64_t p = 0; p < np; p += 16 * PB) {
+        __mmask16 m[2];
+        __m512 c[2][SMALL_K];
+        for (int j = 0; j < PB; j++) {
+            m[j] = p + 16 * j < np ? tail16(np - p - 16 * j) : 0;
+            for (int k = 0; k < K; k++) c[j][k] = _mm512_maskz_loadu_ps(m[j], col + k * np + p + 16 * j);
+        }
+        for (int64_t oc = 0; oc < OC; oc++) {
+            __m512 acc[2];
+            for (int j = 0; j < PB; j++) acc[j] = _mm512_set1_ps(bias ? bias[oc] : 0.0f);
+            for (int k = 0; k < K; k++) {
+                __m512 wk = _mm512_set1_ps(w[oc * K + k]);
+                for (int j = 0; j < PB; j++) acc[j] = _mm512_fmadd_ps(wk, c[j][k], acc[j]);
+            }
+            for (int j = 0; j < PB; j++) _mm512_mask_storeu_ps(y + oc * ldy + p + 16 * j, m[j], acc[j]);
+        }
+    }
+}
+
+/* acc[(oc*K + k)*16 + lane] += sum over p < np (lane = p % 16) of gy[oc*ldg + p] col[k*np + p].
+ * OB (1..3) output channels at a time, so each column-matrix load feeds OB FMAs; their
+ * OB*K accumulators stay in registers over the whole row. */
+INLINE_AVX512 void smallk_dw_k(const int K, const int OB, const float *restrict gy, int64_t ldg,
+                               const float *restrict col, int64_t np, float *restrict acc, int64_t OC) {
+    for (int64_t oc0 = 0; oc0 < OC; oc0 += OB) {
+        const int ob = OC - oc0 < OB ? (int)(OC - oc0) : OB;
+        __m512 a[3][SMALL_K];
+        for (int o = 0; o < OB; o++)
+            for (int k = 0; k < K; k++) a[o][k] = o < ob ? _mm512_loadu_ps(acc + ((oc0 + o) * K + k) * 16) : _mm512_setzero_ps();
+        const float *go = gy + oc0 * ldg;
+        int64_t p = 0;
+        for (; p + 16 <= np; p += 16) { /* whole slices: plain loads */
+            __m512 g[3];
+            for (int o = 0; o < OB; o++) g[o] = o < ob ? _mm512_loadu_ps(go + o * ldg + p) : _mm512_setzero_ps();
+            for (int k = 0; k < K; k++) {
+                __m512 c = _mm512_loadu_ps(col + k * np + p);
+                __asm__("" : "+v"(c)); /* one load for the OB FMAs, not one folded into each */
+                for (int o = 0; o < OB; o++) a[o][k] = _mm512_fmadd_ps(g[o], c, a[o][k]);
+            }
+        }
+        if (p < np) { /* the tail */
+            const __mmask16 m = tail16(np - p);
+            __m512 g[3];
+            for (int o = 0; o < OB; o++) g[o] = o < ob ? _mm512_maskz_loadu_ps(m, go + o * ldg + p) : _mm512_setzero_ps();
+            for (int k = 0; k < K; k++) {
+                __m512 c = _mm512_maskz_loadu_ps(m, col + k * np + p);
+                for (int o = 0; o < OB; o++) a[o][k] = _mm512_fmadd_ps(g[o], c, a[o][k]);
+            }
+        }
+        for (int o = 0; o < ob; o++)
+            for (int k = 0; k < K; k++) _mm512_storeu_ps(acc + ((oc0 + o) * K + k) * 16, a[o][k]);
+    }
+}
+
+#define SMALLK_CASES(CALL) \
+    CALL(1) CALL(2) CALL(3) CALL(4) CALL(5) CALL(6) CALL(7) CALL(8) CALL(9) CALL(10) CALL(11) CALL(12) CALL(13) CALL(14) \
+    CALL(15) CALL(16)
+
+AVX512 static void smallk_fwd(int K, const float *w, const float *bias, const float *col, int64_t np, float *y,
+                              int64_t ldy, int64_t OC) {
+    switch (K) {
+#define CASE(k) \
+    case k: smallk_fwd_k(k, k <= 14 ? 2 : 1, w, bias, col, np, y, ldy, OC); break;
+        SMALLK_CASES(CASE)
+#undef CASE
+    }
+}
+
+AVX512 static void smallk_dw(int K, const float *gy, int64_t ldg, const float *col, int64_t np, float *acc,
+                             int64_t OC) {
+    switch (K) {
+#define CASE(k) \
+    case k: smallk_dw_k(k, k <= 9 ? 3 : k <= 14 ? 2 : 1, gy, ldg, col, np, acc, OC); break;
+        SMALLK_CASES(CASE)
+#undef CASE
+    }
+}
+#undef AVX512
+#undef INLINE_AVX512
+#endif
+
+static bool use_smallk(const geom *g) {
+#ifdef ZEN_CONV_AVX512
+    static int have = -1;
+    if (have < 0) have = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    return have && zen__conv_simd != 0 && g->Kg <= SMALL_K;
+#else
+    (void)g;
+    return false;
+#endif
+}
+
 /* ---- forward ---- */
 
 static size_t conv2d_work(const zen_tensor *out, int nthreads) {
@@ -251,6 +374,20 @@ static size_t conv2d_work(const zen_tensor *out, int nthreads) {
 /* y_n = conv(x_n), one sample, a chunk of output rows at a time; col is this thread's
  * column matrix. */
 static void conv_sample(const geom *g, const float *xn, const float *W, const float *B, float *yn, float *col) {
+#ifdef ZEN_CONV_AVX512
+    if (use_smallk(g)) { /* the bias is added in the kernel */
+        const int64_t rows = g->direct ? g->OH : g->rows; /* direct: x_n is the whole column matrix */
+        for (int64_t oh0 = 0; oh0 < g->OH; oh0 += rows) {
+            int64_t oh1 = oh0 + rows < g->OH ? oh0 + rows : g->OH, np = (oh1 - oh0) * g->OW;
+            const float *cm = g->direct ? xn : col;
+            if (!g->direct) im2col(xn, col, g, oh0, oh1);
+            for (int64_t gr = 0; gr < g->groups; gr++)
+                smallk_fwd((int)g->Kg, W + gr * g->OCg * g->Kg, B ? B + gr * g->OCg : NULL, cm + gr * g->Kg * np, np,
+                           yn + gr * g->OCg * g->P + oh0 * g->OW, g->P, g->OCg);
+        }
+        return;
+    }
+#endif
     if (g->direct) {
         for (int64_t gr = 0; gr < g->groups; gr++)
             zen__sgemm(false, false, g->OCg, g->P, g->Kg, 1.0f, W + gr * g->OCg * g->Kg, g->Kg,
@@ -361,10 +498,15 @@ static void back_input_forward(zen_tensor *out, zen_exec *ex) {
  * transposed at the end. Otherwise thread 0 accumulates straight into dw. */
 static bool weight_transposed(const geom *g) { return g->Kg <= 16; }
 
+/* Floats of one thread's 16-lane dw accumulators (the small-K kernel). */
+static int64_t acc16_floats(const geom *g) { return g->OC * g->Kg * 16; }
+
 static size_t back_weight_work(const zen_tensor *out, int nthreads) {
     const zen_tensor *gy = out->src[0], *x = out->src[1];
     geom g = make_geom(x->shape, out->shape, gy->shape[2], gy->shape[3], out->ip);
     int slots = batch_slots(nthreads, g.N);
+    if (use_smallk(&g))
+        return (size_t)slots * (size_t)((g.direct ? 0 : col_floats(&g)) + acc16_floats(&g)) * sizeof(float);
     int64_t dwf = (zen_numel(out) + 15) / 16 * 16;
     int accs = weight_transposed(&g) ? slots : slots - 1;
     return ((size_t)(g.direct ? 0 : slots) * (size_t)col_floats(&g) + (size_t)accs * (size_t)dwf) * sizeof(float);
@@ -413,11 +555,52 @@ static void sum_transposed(const geom *g, const float *acc, int64_t stride, int 
             }
 }
 
+#ifdef ZEN_CONV_AVX512
+/* The small-K path: each thread's samples into its own 16-lane accumulators (zeroed
+ * first), then dw = the sum over threads and lanes. */
+static void back_weight_smallk(const geom *g, const float *GY, const float *X, float *DW, float *work, int slots) {
+    const int64_t cf = g->direct ? 0 : col_floats(g), af = acc16_floats(g), rows = g->direct ? g->OH : g->rows;
+    int used = slots;
+#pragma omp parallel num_threads(slots) if (slots > 1)
+    {
+        int t = omp_get_thread_num(), nth = omp_get_num_threads();
+        if (t == 0) used = nth;
+        float *col = work + t * (cf + af), *acc = col + cf;
+        memset(acc, 0, (size_t)af * sizeof *acc);
+        for (int64_t n = g->N * t / nth; n < g->N * (t + 1) / nth; n++) {
+            const float *xn = X + n * g->C * g->H * g->W, *gyn = GY + n * g->OC * g->P;
+            for (int64_t oh0 = 0; oh0 < g->OH; oh0 += rows) {
+                int64_t oh1 = oh0 + rows < g->OH ? oh0 + rows : g->OH, np = (oh1 - oh0) * g->OW;
+                const float *cm = g->direct ? xn : col;
+                if (!g->direct) im2col(xn, col, g, oh0, oh1);
+                for (int64_t gr = 0; gr < g->groups; gr++)
+                    smallk_dw((int)g->Kg, gyn + gr * g->OCg * g->P + oh0 * g->OW, g->P, cm + gr * g->Kg * np, np,
+                              acc + gr * g->OCg * g->Kg * 16, g->OCg);
+            }
+        }
+    }
+    for (int64_t i = 0; i < g->OC * g->Kg; i++) {
+        float s = 0.0f;
+        for (int t = 0; t < used; t++) {
+            const float *a = work + t * (cf + af) + cf + i * 16;
+            for (int l = 0; l < 16; l++) s += a[l];
+        }
+        DW[i] = s;
+    }
+}
+#endif
+
 static void back_weight_forward(zen_tensor *out, zen_exec *ex) {
     const zen_tensor *gy = out->src[0], *x = out->src[1];
     geom g = make_geom(x->shape, out->shape, gy->shape[2], gy->shape[3], out->ip);
     const float *GY = gy->data, *X = x->data;
     float *DW = out->data, *work = ex->work;
+#ifdef ZEN_CONV_AVX512
+    if (use_smallk(&g)) {
+        back_weight_smallk(&g, GY, X, DW, work, batch_slots(zen__threads_for(ex, g.N * g.OC * g.P * g.Kg), g.N));
+        return;
+    }
+#endif
     const bool tr = weight_transposed(&g);
     const int64_t cf = g.direct ? 0 : col_floats(&g), dwn = g.OC * g.Kg, dwf = (dwn + 15) / 16 * 16;
     int slots = batch_slots(zen__threads_for(ex, g.N * g.OC * g.P * g.Kg), g.N);

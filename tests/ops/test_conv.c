@@ -138,6 +138,43 @@ static void check_large(shape s, bool bias, int threads) {
     zen_ctx_free(ctx);
 }
 
+/* ---- small reductions (C/groups*KH*KW <= 16): the AVX-512 kernels and the sgemm path ---- */
+
+extern int zen__conv_simd; /* src/ops/conv.c: -1 AVX-512 kernels where available, 0 sgemm */
+
+static void check_both(shape s, bool bias, int threads) {
+    for (int simd = 0; simd < 2; simd++) {
+        zen__conv_simd = simd ? -1 : 0;
+        check_large(s, bias, threads);
+    }
+    zen__conv_simd = -1;
+}
+
+/* Every Kg from 1 to 16 (and 17, just past), ragged pixel counts (tails of 1..15),
+ * groups, strides, padding, dilation; the 1x1 case reads x as its column matrix. */
+TEST(test_small_k) {
+    const shape cases[] = {
+        {3, 1, 28, 28, 32, 3, 3, {{0, 0}, {0, 0}, {0, 0}, 0}},  /* the MNIST layer: Kg 9 */
+        {2, 1, 9, 7, 5, 1, 1, {{1, 1}, {0, 0}, {1, 1}, 1}},     /* Kg 1, 1x1: direct */
+        {2, 2, 9, 10, 7, 1, 3, {{1, 2}, {0, 1}, {1, 1}, 1}},    /* Kg 6, stride 2 */
+        {3, 4, 11, 13, 6, 2, 2, {{1, 1}, {1, 1}, {2, 1}, 2}},   /* Kg 8, groups, dilation */
+        {2, 1, 15, 17, 3, 4, 4, {{2, 1}, {2, 1}, {1, 1}, 1}},   /* Kg 16 */
+        {2, 16, 6, 5, 9, 1, 1, {{1, 1}, {0, 0}, {1, 1}, 1}},    /* Kg 16, direct */
+        {2, 17, 5, 6, 4, 1, 1, {{1, 1}, {0, 0}, {1, 1}, 1}},    /* Kg 17: the sgemm */
+        {2, 5, 8, 8, 10, 1, 3, {{1, 1}, {0, 1}, {1, 1}, 5}},    /* depthwise 1x3: Kg 3 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        check_both(cases[i], i % 2 == 0, 1);
+        check_both(cases[i], i % 2 == 1, 2);
+    }
+}
+
+/* A column matrix chunked by output rows (1 x 4x4 x 600 columns > 1M floats per 110 rows). */
+TEST(test_small_k_chunked) {
+    shape s = {1, 1, 300, 603, 3, 4, 4, {{1, 1}, {0, 0}, {1, 1}, 1}};
+    check_both(s, true, 1);
+}
+
 /* Batch shared among threads: every option at once. */
 TEST(test_large_general) {
     shape s = {6, 6, 17, 15, 8, 3, 4, {{2, 1}, {1, 2}, {1, 2}, 2}};
@@ -260,7 +297,7 @@ TEST(test_shapes) {
 
 int main(void) {
     f = fx_open("conv.safetensors");
-    int rc = RUN_TESTS(test_fixtures, test_large_general, test_large_mnist, test_large_1x1_depthwise,
+    int rc = RUN_TESTS(test_fixtures, test_small_k, test_small_k_chunked, test_large_general, test_large_mnist, test_large_1x1_depthwise,
                        test_large_chunked, test_large_single_sample, test_errors, test_shapes);
     fx_close(f);
     return rc;
