@@ -2,6 +2,7 @@
  * and contiguous, which copies a view into a dense buffer. Each view op's backward maps
  * the gradient back to the source's shape. */
 #include "../core/internal.h"
+#include "copy.h"
 #include "loops.h"
 
 /* ---- reshape ---- */
@@ -212,76 +213,6 @@ zen_tensor *zen_contiguous(zen_ctx *ctx, zen_tensor *x) {
 
 ZEN_DEFINE_UNARY_ROW(copy_row, x)
 
-/* d[r*ldd + k] = s[k*lds + r] for r < R, k < K, in square tiles so that both sides move
- * whole cache lines while the tile stays in L1. With AVX, whole 8x8 tiles are transposed
- * in registers (8 loads, 24 shuffles, 8 stores); the edges and other CPUs take the loop. */
-#define TILE 16
-ZEN_TARGET_CLONES static void transpose_block_c(const float *restrict s, int64_t lds, float *restrict d, int64_t ldd,
-                                                int64_t R, int64_t K) {
-    for (int64_t r0 = 0; r0 < R; r0 += TILE) {
-        int64_t r1 = r0 + TILE < R ? r0 + TILE : R;
-        for (int64_t k0 = 0; k0 < K; k0 += TILE) {
-            int64_t k1 = k0 + TILE < K ? k0 + TILE : K;
-            for (int64_t r = r0; r < r1; r++)
-#pragma omp simd
-                for (int64_t k = k0; k < k1; k++) d[r * ldd + k] = s[k * lds + r];
-        }
-    }
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define ZEN_VIEW_AVX 1
-__attribute__((target("avx"))) static void transpose_block_avx(const float *restrict s, int64_t lds,
-                                                                float *restrict d, int64_t ldd, int64_t R,
-                                                                int64_t K) {
-    const int64_t R8 = R / 8 * 8, K8 = K / 8 * 8;
-    for (int64_t k0 = 0; k0 < K8; k0 += 8) {
-        for (int64_t r0 = 0; r0 < R8; r0 += 8) {
-            const float *p = s + k0 * lds + r0; /* rows k0..k0+7 of s, columns r0..r0+7 */
-            __m256 a0 = _mm256_loadu_ps(p), a1 = _mm256_loadu_ps(p + lds), a2 = _mm256_loadu_ps(p + 2 * lds),
-                   a3 = _mm256_loadu_ps(p + 3 * lds), a4 = _mm256_loadu_ps(p + 4 * lds),
-                   a5 = _mm256_loadu_ps(p + 5 * lds), a6 = _mm256_loadu_ps(p + 6 * lds),
-                   a7 = _mm256_loadu_ps(p + 7 * lds);
-            __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1), t2 = _mm256_unpacklo_ps(a2, a3),
-                   t3 = _mm256_unpackhi_ps(a2, a3), t4 = _mm256_unpacklo_ps(a4, a5), t5 = _mm256_unpackhi_ps(a4, a5),
-                   t6 = _mm256_unpacklo_ps(a6, a7), t7 = _mm256_unpackhi_ps(a6, a7);
-            __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
-                   u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
-                   u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
-                   u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-            float *q = d + r0 * ldd + k0;
-            _mm256_storeu_ps(q, _mm256_permute2f128_ps(u0, u4, 0x20));
-            _mm256_storeu_ps(q + ldd, _mm256_permute2f128_ps(u1, u5, 0x20));
-            _mm256_storeu_ps(q + 2 * ldd, _mm256_permute2f128_ps(u2, u6, 0x20));
-            _mm256_storeu_ps(q + 3 * ldd, _mm256_permute2f128_ps(u3, u7, 0x20));
-            _mm256_storeu_ps(q + 4 * ldd, _mm256_permute2f128_ps(u0, u4, 0x31));
-            _mm256_storeu_ps(q + 5 * ldd, _mm256_permute2f128_ps(u1, u5, 0x31));
-            _mm256_storeu_ps(q + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
-            _mm256_storeu_ps(q + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
-        }
-    }
-    /* the edges: rows [R8, R) for all k, and columns [K8, K) of the rows before */
-    if (R8 < R) transpose_block_c(s + R8, lds, d + R8 * ldd, ldd, R - R8, K);
-    if (K8 < K) transpose_block_c(s + K8 * lds, lds, d + K8, ldd, R8, K - K8);
-}
-#endif
-
-/* -1 (default): the AVX kernel where the CPU has AVX; 0: the portable loops (tests). */
-int zen__transpose_simd = -1;
-
-static void transpose_block(const float *s, int64_t lds, float *d, int64_t ldd, int64_t R, int64_t K) {
-#ifdef ZEN_VIEW_AVX
-    static int have = -1;
-    if (have < 0) have = __builtin_cpu_supports("avx") ? 1 : 0;
-    if (have && zen__transpose_simd != 0) {
-        transpose_block_avx(s, lds, d, ldd, R, K);
-        return;
-    }
-#endif
-    transpose_block_c(s, lds, d, ldd, R, K);
-}
-
 /* When x, with out's dims merged where x's layout allows, is a batch of transposed
  * matrices — out [B, R, K] dense and x[b, r, k] at b*sb + r + k*sk — sets *B, *R, *K, *sb,
  * *sk and returns true. The NCHW <-> NHWC permutes of image layers are such copies. */
@@ -318,7 +249,7 @@ static void contiguous_forward(zen_tensor *out, zen_exec *ex) {
         int nt = zen__threads_for(ex, B * R * K);
         if (B < nt) nt = 1;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-        for (int64_t b = 0; b < B; b++) transpose_block(X + b * sb, sk, O + b * R * K, K, R, K);
+        for (int64_t b = 0; b < B; b++) zen__transpose(O + b * R * K, K, X + b * sb, sk, R, K);
         return;
     }
     if (x->dtype == ZEN_F32 || x->dtype == ZEN_I32) { /* both 4-byte: copy the bits */
