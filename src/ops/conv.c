@@ -22,6 +22,7 @@
  * The bias gradient is a plain sum of gy over N, H, W (zen_sum). */
 #include "../core/internal.h"
 #include "loops.h"
+#include "pool.h"
 
 #include <omp.h>
 
@@ -243,6 +244,14 @@ ZEN_TARGET_CLONES static void add_into(float *restrict o, const float *restrict 
     for (int64_t i = 0; i < n; i++) o[i] += a[i];
 }
 
+/* sum of a[i], i < n */
+ZEN_TARGET_CLONES static float row_total(const float *restrict a, int64_t n) {
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = 0; i < n; i++) s += a[i];
+    return s;
+}
+
 /* ---- small reductions (Kg <= 16): AVX-512 kernels ----
  *
  * With few input taps per output (the MNIST layer: 1 channel x 3x3 = 9), an sgemm with
@@ -434,8 +443,11 @@ static zen_tensor *back_node(zen_ctx *ctx, int op, const zen_tensor *like, zen_t
     return t;
 }
 
+static bool backward_pooled(zen_ctx *ctx, zen_tensor *out);
+
 static void conv2d_backward(zen_ctx *ctx, zen_tensor *out) {
     zen_tensor *x = out->src[0], *w = out->src[1], *b = out->src[2];
+    if (backward_pooled(ctx, out)) return;
     zen_tensor *gy = zen__dense(ctx, out->grad);
     if (!gy) return;
     if (zen__needs_grad(x)) zen__accum_grad(ctx, x, back_node(ctx, ZEN_OP_CONV2D_BACK_INPUT, x, gy, w, out));
@@ -624,7 +636,122 @@ static void back_weight_forward(zen_tensor *out, zen_exec *ex) {
         for (int t = 1; t < used; t++) add_into(DW, accs + (t - 1) * dwf, dwn);
 }
 
+/* ---- the weight and bias gradients through a 2x2 max pool ----
+ *
+ * When the conv's output feeds only a 2x2 stride-2 max pool (with or without its fused
+ * relu: the MNIST model's Conv2D -> MaxPooling2D) and x needs no gradient (a first
+ * layer), the gradient of the conv's output, dz = max_pool2d_back(gp, z), is read only by
+ * dw and db. CONV2D_BACK_WEIGHT_POOLED(gp, x, z) computes dw and db (flat, dw first, then
+ * db when the conv has a bias) from the pooled gradient gp directly: each thread makes
+ * dz for one sample at a time in its scratch (C planes, in L2), with the pool's own
+ * backward kernel (so dz is the same, bit for bit), and runs the small-K dw kernel and a
+ * row sum for db over it. The full-batch dz — as big as the conv's output, written by the
+ * pool's backward and read twice — is never made. Used with the small-K kernels only. */
+/* ip: the conv's 7, then the pool's 7 (a 2x2 one: only its relu flag varies), whether
+ * there is a bias, and the kernel size. */
+enum { IP_POOL = 7, IP_HAS_BIAS = 14, IP_KH = 15 }; /* IP_KH, IP_KH + 1: KH, KW packed */
+
+static bool backward_pooled(zen_ctx *ctx, zen_tensor *out) {
+#ifdef ZEN_CONV_AVX512
+    zen_tensor *x = out->src[0], *w = out->src[1], *b = out->src[2], *pb = out->grad;
+    if (!pb || pb->op != ZEN_OP_MAX_POOL2D_BACK || pb->src[1] != out || !zen__max_pool2d_is_2x2(pb->ip) ||
+        zen__needs_grad(x) || !zen__needs_grad(w))
+        return false;
+    geom g = make_geom(x->shape, w->shape, out->shape[2], out->shape[3], out->ip);
+    if (!use_smallk(&g)) return false;
+    bool with_b = zen__needs_grad(b);
+    int64_t nw = zen_numel(w), n = nw + (with_b ? g.OC : 0);
+    zen_tensor *t = zen__node(ctx, ZEN_OP_CONV2D_BACK_WEIGHT_POOLED, ZEN_F32, 1, &n, pb->src[0], x, out, NULL);
+    if (!t) return true;
+    memcpy(t->ip, out->ip, 7 * sizeof t->ip[0]);
+    memcpy(t->ip + IP_POOL, pb->ip, ZEN_POOL_IPS * sizeof t->ip[0]);
+    t->ip[IP_HAS_BIAS] = with_b;
+    t->ip[IP_KH] = w->shape[2] << 32 | w->shape[3];
+    zen__accum_grad(ctx, w, zen_reshape(ctx, zen_slice(ctx, t, 0, 0, nw, 1), w->ndim, w->shape));
+    if (with_b) zen__accum_grad(ctx, b, zen_slice(ctx, t, 0, nw, n, 1));
+    return true;
+#else
+    (void)ctx, (void)out;
+    return false;
+#endif
+}
+
+#ifdef ZEN_CONV_AVX512
+static geom pooled_geom(const zen_tensor *out) {
+    const zen_tensor *x = out->src[1], *z = out->src[2];
+    int64_t ws[4] = {z->shape[1], x->shape[1] / out->ip[IP_GROUPS], 0, 0};
+    ws[2] = out->ip[IP_KH] >> 32, ws[3] = out->ip[IP_KH] & 0xFFFFFFFF; /* not implied by the sizes */
+    return make_geom(x->shape, ws, z->shape[2], z->shape[3], out->ip);
+}
+
+/* Per thread: dz (OC*P), the column matrix, the 16-lane dw accumulators, db sums (OC, in
+ * a cache line of its own). */
+static int64_t pooled_slot_floats(const geom *g) {
+    return g->OC * g->P + (g->direct ? 0 : col_floats(g)) + acc16_floats(g) + (g->OC + 15) / 16 * 16;
+}
+
+static size_t pooled_work(const zen_tensor *out, int nthreads) {
+    geom g = pooled_geom(out);
+    return (size_t)batch_slots(nthreads, g.N) * (size_t)pooled_slot_floats(&g) * sizeof(float);
+}
+
+static void pooled_forward(zen_tensor *out, zen_exec *ex) {
+    const zen_tensor *gp = out->src[0], *x = out->src[1], *z = out->src[2];
+    geom g = pooled_geom(out);
+    const float *GP = gp->data, *X = x->data, *Z = z->data;
+    float *DW = out->data, *work = ex->work;
+    const bool with_b = out->ip[IP_HAS_BIAS] != 0;
+    const int64_t slot = pooled_slot_floats(&g), cf = g.direct ? 0 : col_floats(&g), af = acc16_floats(&g);
+    const int64_t rows = g.direct ? g.OH : g.rows, pplane = gp->shape[2] * gp->shape[3];
+    int slots = batch_slots(zen__threads_for(ex, g.N * g.OC * g.P * g.Kg), g.N), used = slots;
+#pragma omp parallel num_threads(slots) if (slots > 1)
+    {
+        int t = omp_get_thread_num(), nth = omp_get_num_threads();
+        if (t == 0) used = nth;
+        float *dz = work + t * slot, *col = dz + g.OC * g.P, *acc = col + cf, *db = acc + af;
+        memset(acc, 0, (size_t)(af + g.OC) * sizeof *acc);
+        for (int64_t n = g.N * t / nth; n < g.N * (t + 1) / nth; n++) {
+            const float *xn = X + n * g.C * g.H * g.W;
+            zen__max_pool2d_back_planes(out->ip + IP_POOL, g.OC, g.OH, g.OW, GP + n * g.OC * pplane, Z + n * g.OC * g.P,
+                                        dz);
+            for (int64_t oh0 = 0; oh0 < g.OH; oh0 += rows) {
+                int64_t oh1 = oh0 + rows < g.OH ? oh0 + rows : g.OH, np = (oh1 - oh0) * g.OW;
+                const float *cm = g.direct ? xn : col;
+                if (!g.direct) im2col(xn, col, &g, oh0, oh1);
+                for (int64_t gr = 0; gr < g.groups; gr++)
+                    smallk_dw((int)g.Kg, dz + gr * g.OCg * g.P + oh0 * g.OW, g.P, cm + gr * g.Kg * np, np,
+                              acc + gr * g.OCg * g.Kg * 16, g.OCg);
+            }
+            if (with_b)
+                for (int64_t oc = 0; oc < g.OC; oc++) db[oc] += row_total(dz + oc * g.P, g.P);
+        }
+    }
+    for (int64_t i = 0; i < g.OC * g.Kg; i++) {
+        float s = 0.0f;
+        for (int t = 0; t < used; t++) {
+            const float *a = work + t * slot + g.OC * g.P + cf + i * 16;
+            for (int l = 0; l < 16; l++) s += a[l];
+        }
+        DW[i] = s;
+    }
+    if (with_b)
+        for (int64_t oc = 0; oc < g.OC; oc++) {
+            float s = 0.0f;
+            for (int t = 0; t < used; t++) s += work[t * slot + g.OC * g.P + cf + af + oc];
+            DW[g.OC * g.Kg + oc] = s;
+        }
+}
+#else
+static size_t pooled_work(const zen_tensor *out, int nthreads) {
+    (void)out, (void)nthreads;
+    return 0;
+}
+static void pooled_forward(zen_tensor *out, zen_exec *ex) { (void)out, (void)ex; }
+#endif
+
 const zen_op_def zen_op_conv2d = {"conv2d", conv2d_forward, conv2d_backward, conv2d_work, false};
 const zen_op_def zen_op_conv2d_back_input = {"conv2d_back_input", back_input_forward, NULL, back_input_work, false};
 const zen_op_def zen_op_conv2d_back_weight = {"conv2d_back_weight", back_weight_forward, NULL, back_weight_work,
                                               false};
+const zen_op_def zen_op_conv2d_back_weight_pooled = {"conv2d_back_weight_pooled", pooled_forward, NULL, pooled_work,
+                                                     false};

@@ -23,11 +23,12 @@
  * backward pass, which cost as much as the pooling itself on a conv layer's output. */
 #include "../core/internal.h"
 #include "loops.h"
+#include "pool.h"
 
 #include <math.h>
 #include <omp.h>
 
-enum { IP_KH, IP_KW, IP_SH, IP_SW, IP_PH, IP_PW, IP_RELU };
+enum { IP_KH, IP_KW, IP_SH, IP_SW, IP_PH, IP_PW, IP_RELU }; /* ZEN_POOL_IPS of them */
 
 /* The valid output columns of kernel column kw, [lo[kw], hi[kw]), are computed once per
  * kernel call for the first RANGE_CACHE kernel columns (integer divisions per row cost
@@ -441,6 +442,19 @@ ZEN_TARGET_CLONES static void avg_back_plane(const float *restrict gy, float *re
     }
 }
 
+/* ---- for conv.c (pool.h) ---- */
+
+bool zen__max_pool2d_is_2x2(const int64_t *ip) {
+    return ip[IP_KH] == 2 && ip[IP_KW] == 2 && ip[IP_SH] == 2 && ip[IP_SW] == 2 && ip[IP_PH] == 0 && ip[IP_PW] == 0;
+}
+
+void zen__max_pool2d_back_planes(const int64_t *ip, int64_t C, int64_t H, int64_t W, const float *gp,
+                                 const float *x, float *dx) {
+    pgeom g = {H, W, H / 2, W / 2, 2, 2, 2, 2, 0, 0, {0}, {0}, ip[IP_RELU] ? 0.0f : -INFINITY, ip[IP_RELU] != 0};
+    max2_back_fn plane = max2_backward_kernel();
+    for (int64_t c = 0; c < C; c++) plane(x + c * H * W, gp + c * g.OH * g.OW, dx + c * H * W, &g);
+}
+
 /* ---- kernels ---- */
 
 static int64_t planes_of(const zen_tensor *t) { return t->shape[0] * t->shape[1]; }
@@ -476,7 +490,7 @@ static void pool_backward(zen_ctx *ctx, zen_tensor *out) {
     int op = out->op == ZEN_OP_MAX_POOL2D ? ZEN_OP_MAX_POOL2D_BACK : ZEN_OP_AVG_POOL2D_BACK;
     zen_tensor *t = zen__node(ctx, op, ZEN_F32, 4, x->shape, gy, op == ZEN_OP_MAX_POOL2D_BACK ? x : NULL, NULL, NULL);
     if (!t) return;
-    memcpy(t->ip, out->ip, 7 * sizeof t->ip[0]);
+    memcpy(t->ip, out->ip, ZEN_POOL_IPS * sizeof t->ip[0]);
     zen__accum_grad(ctx, x, t);
 }
 

@@ -1,6 +1,7 @@
 /* conv2d vs PyTorch (forward, gradients of x, w, b) and finite differences; larger shapes
  * on the threaded paths vs a naive direct convolution computed here; argument errors. */
 #include "harness.h"
+#include "core/internal.h" /* op ids: which node computed a gradient */
 
 #include <string.h>
 
@@ -175,6 +176,79 @@ TEST(test_small_k_chunked) {
     check_both(s, true, 1);
 }
 
+/* conv -> (relu) -> 2x2 max pool with x needing no gradient: dw and db come from one fused
+ * node (CONV2D_BACK_WEIGHT_POOLED) that never makes the conv output's full gradient. They
+ * must match the unfused graph (the same model with x a parameter: the conv's gradient then
+ * goes through max_pool2d_back, conv2d_back_weight and a sum) and a naive reference. */
+static void pooled_grads(shape s, bool relu, bool bias, bool x_param, int threads, float *dw, float *db,
+                         bool *fused) {
+    zen_ctx *ctx = zen_ctx_new();
+    zen_ctx_set_threads(ctx, threads);
+    int64_t xs[4] = {s.N, s.C, s.H, s.W};
+    zen_tensor *x = x_param ? zen_param(ctx, ZEN_F32, 4, xs) : zen_input(ctx, ZEN_F32, 4, xs);
+    zen_tensor *w = zen_param(ctx, ZEN_F32, 4, (int64_t[]){s.OC, s.C, s.KH, s.KW});
+    zen_tensor *b = bias ? zen_param(ctx, ZEN_F32, 1, (int64_t[]){s.OC}) : NULL;
+    zen_rng r;
+    zen_rng_seed(&r, 3);
+    zen_rng_fill_uniform(&r, x, -1, 1);
+    zen_rng_fill_uniform(&r, w, -1, 1);
+    if (b) zen_rng_fill_uniform(&r, b, -0.5f, 0.5f);
+    zen_tensor *z = zen_conv2d(ctx, x, w, b, s.o);
+    zen_tensor *y = zen_max_pool2d(ctx, relu ? zen_relu(ctx, z) : z, (zen_pool2d_opts){{2, 2}, {0, 0}, {0, 0}});
+    CHECK_OK(ctx, y);
+    zen_tensor *gy = zen_const(ctx, ZEN_F32, 4, y->shape);
+    zen_rng_fill_uniform(&r, gy, -1, 1);
+    zen_tensor *loss = zen_sum(ctx, zen_mul(ctx, y, gy), 0, NULL, false);
+    zen_graph *g = zen_graph_new(ctx);
+    CHECK(zen_graph_backward(g, loss) == 0 && zen_graph_plan(g) == 0 && zen_graph_compute(g) == 0);
+    memcpy(dw, w->grad->data, sizeof(float) * (size_t)zen_numel(w));
+    if (b) memcpy(db, b->grad->data, sizeof(float) * (size_t)s.OC);
+    zen_tensor *owner = w->grad->view_src ? w->grad->view_src : w->grad;
+    *fused = owner->op == ZEN_OP_CONV2D_BACK_WEIGHT_POOLED;
+    zen_graph_free(g);
+    zen_ctx_free(ctx);
+}
+
+static bool have_avx512(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    return __builtin_cpu_supports("avx512f");
+#else
+    return false;
+#endif
+}
+
+TEST(test_pooled_weight_grad) {
+    const shape cases[] = {
+        {5, 1, 28, 28, 32, 3, 3, {{0, 0}, {0, 0}, {0, 0}, 0}}, /* the MNIST layer */
+        {3, 2, 11, 14, 7, 2, 3, {{1, 1}, {1, 0}, {1, 1}, 0}},  /* odd conv output (11x12): a row in no window */
+        {2, 3, 9, 9, 5, 1, 1, {{1, 1}, {0, 0}, {1, 1}, 0}},    /* 1x1: direct */
+        {4, 16, 6, 8, 3, 1, 1, {{1, 1}, {0, 0}, {1, 1}, 0}},   /* Kg 16 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int v = 0; v < 8; v++) {
+            shape sh = cases[i];
+            bool relu = v & 1, bias = v & 2;
+            int threads = v & 4 ? 2 : 1;
+            int64_t nw = (int64_t)sh.OC * sh.C * sh.KH * sh.KW;
+            float *dw[2], db[2][64];
+            bool fused[2];
+            for (int k = 0; k < 2; k++) dw[k] = malloc(sizeof(float) * (size_t)nw);
+            pooled_grads(sh, relu, bias, false, threads, dw[0], db[0], &fused[0]);
+            pooled_grads(sh, relu, bias, true, threads, dw[1], db[1], &fused[1]);
+            CHECK(fused[0] == have_avx512() && !fused[1]); /* the fused node needs the small-K kernels */
+            double scale = 0, err = 0;
+            for (int64_t j = 0; j < nw; j++) scale = fmax(scale, fabs(dw[1][j]));
+            for (int64_t j = 0; j < nw; j++) err = fmax(err, fabs(dw[0][j] - dw[1][j]));
+            for (int j = 0; bias && j < sh.OC; j++) scale = fmax(scale, fabs(db[1][j]));
+            for (int j = 0; bias && j < sh.OC; j++) err = fmax(err, fabs(db[0][j] - db[1][j]));
+            if (err > 1e-5 * scale)
+                fprintf(stderr, "  pooled case %zu relu %d bias %d threads %d: error %g (scale %g)\n", i, relu, bias,
+                        threads, err, scale);
+            CHECK(err <= 1e-5 * scale && scale > 0);
+            for (int k = 0; k < 2; k++) free(dw[k]);
+        }
+}
+
 /* Batch shared among threads: every option at once. */
 TEST(test_large_general) {
     shape s = {6, 6, 17, 15, 8, 3, 4, {{2, 1}, {1, 2}, {1, 2}, 2}};
@@ -297,7 +371,7 @@ TEST(test_shapes) {
 
 int main(void) {
     f = fx_open("conv.safetensors");
-    int rc = RUN_TESTS(test_fixtures, test_small_k, test_small_k_chunked, test_large_general, test_large_mnist, test_large_1x1_depthwise,
+    int rc = RUN_TESTS(test_fixtures, test_small_k, test_small_k_chunked, test_pooled_weight_grad, test_large_general, test_large_mnist, test_large_1x1_depthwise,
                        test_large_chunked, test_large_single_sample, test_errors, test_shapes);
     fx_close(f);
     return rc;

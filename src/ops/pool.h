@@ -1,0 +1,22 @@
+/* pool.h — what conv.c uses of max pooling: the gradient of a 2x2 stride-2 max pool, one
+ * sample at a time, for the fused weight gradient of a conv2d whose output is pooled
+ * (see CONV2D_BACK_WEIGHT_POOLED in conv.c). */
+#ifndef ZEN_POOL_H
+#define ZEN_POOL_H
+
+#include "../core/internal.h"
+
+/* The number of ip values of a MAX_POOL2D / MAX_POOL2D_BACK node. */
+#define ZEN_POOL_IPS 7
+
+/* True when the pool with these ip values (a MAX_POOL2D_BACK node's) takes the 2x2,
+ * stride 2, unpadded fast path, which zen__max_pool2d_back_planes computes. */
+bool zen__max_pool2d_is_2x2(const int64_t *ip);
+
+/* dx (C planes of H x W, every element written) = the gradient of the pool's input x
+ * (C planes of H x W) given the pooled gradient gp (C planes of H/2 x W/2), exactly as the
+ * MAX_POOL2D_BACK node with these ip values computes it (fused relu included). One thread. */
+void zen__max_pool2d_back_planes(const int64_t *ip, int64_t C, int64_t H, int64_t W, const float *gp,
+                                 const float *x, float *dx);
+
+#endif
