@@ -21,6 +21,7 @@
  *
  * The bias gradient is a plain sum of gy over N, H, W (zen_sum). */
 #include "../core/internal.h"
+#include "conv.h"
 #include "loops.h"
 #include "pool.h"
 
@@ -443,11 +444,8 @@ static zen_tensor *back_node(zen_ctx *ctx, int op, const zen_tensor *like, zen_t
     return t;
 }
 
-static bool backward_pooled(zen_ctx *ctx, zen_tensor *out);
-
 static void conv2d_backward(zen_ctx *ctx, zen_tensor *out) {
     zen_tensor *x = out->src[0], *w = out->src[1], *b = out->src[2];
-    if (backward_pooled(ctx, out)) return;
     zen_tensor *gy = zen__dense(ctx, out->grad);
     if (!gy) return;
     if (zen__needs_grad(x)) zen__accum_grad(ctx, x, back_node(ctx, ZEN_OP_CONV2D_BACK_INPUT, x, gy, w, out));
@@ -636,88 +634,129 @@ static void back_weight_forward(zen_tensor *out, zen_exec *ex) {
         for (int t = 1; t < used; t++) add_into(DW, accs + (t - 1) * dwf, dwn);
 }
 
-/* ---- the weight and bias gradients through a 2x2 max pool ----
+/* ---- conv2d followed by a 2x2 max pool, in one node ----
  *
- * When the conv's output feeds only a 2x2 stride-2 max pool (with or without its fused
- * relu: the MNIST model's Conv2D -> MaxPooling2D) and x needs no gradient (a first
- * layer), the gradient of the conv's output, dz = max_pool2d_back(gp, z), is read only by
- * dw and db. CONV2D_BACK_WEIGHT_POOLED(gp, x, z) computes dw and db (flat, dw first, then
- * db when the conv has a bias) from the pooled gradient gp directly: each thread makes
- * dz for one sample at a time in its scratch (C planes, in L2), with the pool's own
- * backward kernel (so dz is the same, bit for bit), and runs the small-K dw kernel and a
- * row sum for db over it. The full-batch dz — as big as the conv's output, written by the
- * pool's backward and read twice — is never made. Used with the small-K kernels only. */
-/* ip: the conv's 7, then the pool's 7 (a 2x2 one: only its relu flag varies), whether
- * there is a bias, and the kernel size. */
-enum { IP_POOL = 7, IP_HAS_BIAS = 14, IP_KH = 15 }; /* IP_KH, IP_KH + 1: KH, KW packed */
+ * max_pool2d(conv2d(x, w, b)) and max_pool2d(relu(conv2d(x, w, b))) with a 2x2 stride-2
+ * unpadded pool and a small reduction (C/groups*KH*KW <= 16, the kernels above): the
+ * MNIST model's Conv2D -> MaxPooling2D. The pool's constructor asks for this node
+ * (zen__conv2d_pool, conv.h). CONV2D_POOL(x, w, b) computes, one sample at a time, the
+ * conv's output z_n into the thread's scratch (in L2) and pools it from there with the
+ * pool's own kernel: the conv's full-batch output — 4x the pooled one, 86 MB at batch 1000
+ * — is never written or read back.
+ *
+ * Nothing of z is kept for the backward, which recomputes it (a cheap conv: few taps).
+ * When x needs no gradient (a first layer), CONV2D_POOL_BACK(gp, x, w, b) gives dw and db
+ * (flat: dw, then db when there is a bias) in one pass: per sample, z_n again, dz_n by the
+ * pool's backward kernel (bit for bit what max_pool2d_back computes), then the small-K dw
+ * kernel and a row sum for db over it. Otherwise the backward rebuilds the unfused chain
+ * (a conv node recomputing z, max_pool2d_back, and the conv's own backward). The conv and
+ * relu nodes the fused node replaced stay out of the graph unless something else reads
+ * them (then they are computed as well). */
+enum { IP_POOL = 7, IP_HAS_BIAS = IP_POOL + ZEN_POOL_IPS }; /* ip: the conv's 7, the pool's, a flag */
 
-static bool backward_pooled(zen_ctx *ctx, zen_tensor *out) {
+static geom conv_pool_geom(const zen_tensor *x, const zen_tensor *w, const int64_t *ip) {
+    int64_t OH = (x->shape[2] + 2 * ip[IP_PH] - ip[IP_DH] * (w->shape[2] - 1) - 1) / ip[IP_SH] + 1;
+    int64_t OW = (x->shape[3] + 2 * ip[IP_PW] - ip[IP_DW] * (w->shape[3] - 1) - 1) / ip[IP_SW] + 1;
+    return make_geom(x->shape, w->shape, OH, OW, ip);
+}
+
+zen_tensor *zen__conv2d_pool(zen_ctx *ctx, zen_tensor *conv, const int64_t *pool_ip) {
+    if (!conv || conv->op != ZEN_OP_CONV2D || !zen__max_pool2d_is_2x2(pool_ip)) return NULL;
+    geom g = make_geom(conv->src[0]->shape, conv->src[1]->shape, conv->shape[2], conv->shape[3], conv->ip);
+    if (!use_smallk(&g) || g.OH < 2 || g.OW < 2) return NULL;
+    int64_t shape[4] = {g.N, g.OC, g.OH / 2, g.OW / 2};
+    zen_tensor *t = zen__node(ctx, ZEN_OP_CONV2D_POOL, ZEN_F32, 4, shape, conv->src[0], conv->src[1], conv->src[2], NULL);
+    if (!t) return NULL;
+    memcpy(t->ip, conv->ip, 7 * sizeof t->ip[0]);
+    memcpy(t->ip + IP_POOL, pool_ip, ZEN_POOL_IPS * sizeof t->ip[0]);
+    return t;
+}
+
+/* Per thread: the column matrix and z_n (then, for the backward, dz_n, the 16-lane dw
+ * accumulators and the db sums). */
+static int64_t conv_pool_slot(const geom *g) { return col_floats(g) + (g->OC * g->P + 15) / 16 * 16; }
+
+static size_t conv_pool_work(const zen_tensor *out, int nthreads) {
+    geom g = conv_pool_geom(out->src[0], out->src[1], out->ip);
+    return (size_t)batch_slots(nthreads, g.N) * (size_t)conv_pool_slot(&g) * sizeof(float);
+}
+
+static void conv_pool_forward(zen_tensor *out, zen_exec *ex) {
+    const zen_tensor *x = out->src[0], *w = out->src[1], *b = out->src[2];
+    geom g = conv_pool_geom(x, w, out->ip);
+    const float *X = x->data, *W = w->data, *B = b ? b->data : NULL;
+    float *Y = out->data, *work = ex->work;
+    const int64_t slot = conv_pool_slot(&g), cf = col_floats(&g), ny = g.OC * (g.OH / 2) * (g.OW / 2);
+    int slots = batch_slots(zen__threads_for(ex, g.N * g.OC * g.P * g.Kg), g.N);
+#pragma omp parallel num_threads(slots) if (slots > 1)
+    {
+        int t = omp_get_thread_num(), nth = omp_get_num_threads();
+        float *col = work + t * slot, *z = col + cf;
+        for (int64_t n = g.N * t / nth; n < g.N * (t + 1) / nth; n++) {
+            conv_sample(&g, X + n * g.C * g.H * g.W, W, B, z, col);
+            zen__max_pool2d_planes(out->ip + IP_POOL, g.OC, g.OH, g.OW, z, Y + n * ny);
+        }
+    }
+}
+
+static void conv_pool_backward(zen_ctx *ctx, zen_tensor *out) {
+    zen_tensor *x = out->src[0], *w = out->src[1], *b = out->src[2];
+    zen_tensor *gp = zen__dense(ctx, out->grad);
+    if (!gp) return;
+    if (!zen__needs_grad(x) && zen__needs_grad(w)) {
+        geom g = conv_pool_geom(x, w, out->ip);
+        bool with_b = zen__needs_grad(b);
+        int64_t nw = zen_numel(w), n = nw + (with_b ? g.OC : 0);
+        zen_tensor *t = zen__node(ctx, ZEN_OP_CONV2D_POOL_BACK, ZEN_F32, 1, &n, gp, x, w, b);
+        if (!t) return;
+        memcpy(t->ip, out->ip, (IP_POOL + ZEN_POOL_IPS) * sizeof t->ip[0]);
+        t->ip[IP_HAS_BIAS] = with_b;
+        zen__accum_grad(ctx, w, zen_reshape(ctx, zen_slice(ctx, t, 0, 0, nw, 1), w->ndim, w->shape));
+        if (with_b) zen__accum_grad(ctx, b, zen_slice(ctx, t, 0, nw, n, 1));
+        return;
+    }
+    /* the unfused chain: z again, the pool's backward, then the conv's */
+    zen_conv2d_opts o = {{(int)out->ip[IP_SH], (int)out->ip[IP_SW]}, {(int)out->ip[IP_PH], (int)out->ip[IP_PW]},
+                         {(int)out->ip[IP_DH], (int)out->ip[IP_DW]}, (int)out->ip[IP_GROUPS]};
+    zen_tensor *z = zen_conv2d(ctx, x, w, b, o);
+    if (!z) return;
+    z->grad = zen__max_pool2d_back_node(ctx, gp, z, out->ip + IP_POOL);
+    if (z->grad) conv2d_backward(ctx, z);
+}
+
+static int64_t conv_pool_back_slot(const geom *g) {
+    return conv_pool_slot(g) + g->OC * g->P + acc16_floats(g) + (g->OC + 15) / 16 * 16;
+}
+
+static size_t conv_pool_back_work(const zen_tensor *out, int nthreads) {
+    geom g = conv_pool_geom(out->src[1], out->src[2], out->ip);
+    return (size_t)batch_slots(nthreads, g.N) * (size_t)conv_pool_back_slot(&g) * sizeof(float);
+}
+
+static void conv_pool_back_forward(zen_tensor *out, zen_exec *ex) {
 #ifdef ZEN_CONV_AVX512
-    zen_tensor *x = out->src[0], *w = out->src[1], *b = out->src[2], *pb = out->grad;
-    if (!pb || pb->op != ZEN_OP_MAX_POOL2D_BACK || pb->src[1] != out || !zen__max_pool2d_is_2x2(pb->ip) ||
-        zen__needs_grad(x) || !zen__needs_grad(w))
-        return false;
-    geom g = make_geom(x->shape, w->shape, out->shape[2], out->shape[3], out->ip);
-    if (!use_smallk(&g)) return false;
-    bool with_b = zen__needs_grad(b);
-    int64_t nw = zen_numel(w), n = nw + (with_b ? g.OC : 0);
-    zen_tensor *t = zen__node(ctx, ZEN_OP_CONV2D_BACK_WEIGHT_POOLED, ZEN_F32, 1, &n, pb->src[0], x, out, NULL);
-    if (!t) return true;
-    memcpy(t->ip, out->ip, 7 * sizeof t->ip[0]);
-    memcpy(t->ip + IP_POOL, pb->ip, ZEN_POOL_IPS * sizeof t->ip[0]);
-    t->ip[IP_HAS_BIAS] = with_b;
-    t->ip[IP_KH] = w->shape[2] << 32 | w->shape[3];
-    zen__accum_grad(ctx, w, zen_reshape(ctx, zen_slice(ctx, t, 0, 0, nw, 1), w->ndim, w->shape));
-    if (with_b) zen__accum_grad(ctx, b, zen_slice(ctx, t, 0, nw, n, 1));
-    return true;
-#else
-    (void)ctx, (void)out;
-    return false;
-#endif
-}
-
-#ifdef ZEN_CONV_AVX512
-static geom pooled_geom(const zen_tensor *out) {
-    const zen_tensor *x = out->src[1], *z = out->src[2];
-    int64_t ws[4] = {z->shape[1], x->shape[1] / out->ip[IP_GROUPS], 0, 0};
-    ws[2] = out->ip[IP_KH] >> 32, ws[3] = out->ip[IP_KH] & 0xFFFFFFFF; /* not implied by the sizes */
-    return make_geom(x->shape, ws, z->shape[2], z->shape[3], out->ip);
-}
-
-/* Per thread: dz (OC*P), the column matrix, the 16-lane dw accumulators, db sums (OC, in
- * a cache line of its own). */
-static int64_t pooled_slot_floats(const geom *g) {
-    return g->OC * g->P + (g->direct ? 0 : col_floats(g)) + acc16_floats(g) + (g->OC + 15) / 16 * 16;
-}
-
-static size_t pooled_work(const zen_tensor *out, int nthreads) {
-    geom g = pooled_geom(out);
-    return (size_t)batch_slots(nthreads, g.N) * (size_t)pooled_slot_floats(&g) * sizeof(float);
-}
-
-static void pooled_forward(zen_tensor *out, zen_exec *ex) {
-    const zen_tensor *gp = out->src[0], *x = out->src[1], *z = out->src[2];
-    geom g = pooled_geom(out);
-    const float *GP = gp->data, *X = x->data, *Z = z->data;
+    const zen_tensor *gp = out->src[0], *x = out->src[1], *w = out->src[2], *b = out->src[3];
+    geom g = conv_pool_geom(x, w, out->ip);
+    const float *GP = gp->data, *X = x->data, *W = w->data, *B = b ? b->data : NULL;
     float *DW = out->data, *work = ex->work;
     const bool with_b = out->ip[IP_HAS_BIAS] != 0;
-    const int64_t slot = pooled_slot_floats(&g), cf = g.direct ? 0 : col_floats(&g), af = acc16_floats(&g);
-    const int64_t rows = g.direct ? g.OH : g.rows, pplane = gp->shape[2] * gp->shape[3];
+    const int64_t slot = conv_pool_back_slot(&g), cf = col_floats(&g), zf = conv_pool_slot(&g) - cf;
+    const int64_t af = acc16_floats(&g), nplane = g.OC * (g.OH / 2) * (g.OW / 2);
+    const int64_t rows = g.direct ? g.OH : g.rows;
     int slots = batch_slots(zen__threads_for(ex, g.N * g.OC * g.P * g.Kg), g.N), used = slots;
 #pragma omp parallel num_threads(slots) if (slots > 1)
     {
         int t = omp_get_thread_num(), nth = omp_get_num_threads();
-        if (t == 0) used = nth;
-        float *dz = work + t * slot, *col = dz + g.OC * g.P, *acc = col + cf, *db = acc + af;
+        float *col = work + t * slot, *z = col + cf, *dz = z + zf, *acc = dz + g.OC * g.P, *db = acc + af;
         memset(acc, 0, (size_t)(af + g.OC) * sizeof *acc);
         for (int64_t n = g.N * t / nth; n < g.N * (t + 1) / nth; n++) {
             const float *xn = X + n * g.C * g.H * g.W;
-            zen__max_pool2d_back_planes(out->ip + IP_POOL, g.OC, g.OH, g.OW, GP + n * g.OC * pplane, Z + n * g.OC * g.P,
-                                        dz);
+            conv_sample(&g, xn, W, B, z, col); /* leaves the (last) chunk's column matrix in col */
+            zen__max_pool2d_back_planes(out->ip + IP_POOL, g.OC, g.OH, g.OW, GP + n * nplane, z, dz);
             for (int64_t oh0 = 0; oh0 < g.OH; oh0 += rows) {
                 int64_t oh1 = oh0 + rows < g.OH ? oh0 + rows : g.OH, np = (oh1 - oh0) * g.OW;
                 const float *cm = g.direct ? xn : col;
-                if (!g.direct) im2col(xn, col, &g, oh0, oh1);
+                if (!g.direct && rows < g.OH) im2col(xn, col, &g, oh0, oh1); /* one chunk: still there */
                 for (int64_t gr = 0; gr < g.groups; gr++)
                     smallk_dw((int)g.Kg, dz + gr * g.OCg * g.P + oh0 * g.OW, g.P, cm + gr * g.Kg * np, np,
                               acc + gr * g.OCg * g.Kg * 16, g.OCg);
@@ -726,10 +765,11 @@ static void pooled_forward(zen_tensor *out, zen_exec *ex) {
                 for (int64_t oc = 0; oc < g.OC; oc++) db[oc] += row_total(dz + oc * g.P, g.P);
         }
     }
+    const int64_t at = cf + zf + g.OC * g.P; /* the accumulators' place in a slot */
     for (int64_t i = 0; i < g.OC * g.Kg; i++) {
         float s = 0.0f;
         for (int t = 0; t < used; t++) {
-            const float *a = work + t * slot + g.OC * g.P + cf + i * 16;
+            const float *a = work + t * slot + at + i * 16;
             for (int l = 0; l < 16; l++) s += a[l];
         }
         DW[i] = s;
@@ -737,21 +777,18 @@ static void pooled_forward(zen_tensor *out, zen_exec *ex) {
     if (with_b)
         for (int64_t oc = 0; oc < g.OC; oc++) {
             float s = 0.0f;
-            for (int t = 0; t < used; t++) s += work[t * slot + g.OC * g.P + cf + af + oc];
+            for (int t = 0; t < used; t++) s += work[t * slot + at + af + oc];
             DW[g.OC * g.Kg + oc] = s;
         }
-}
 #else
-static size_t pooled_work(const zen_tensor *out, int nthreads) {
-    (void)out, (void)nthreads;
-    return 0;
-}
-static void pooled_forward(zen_tensor *out, zen_exec *ex) { (void)out, (void)ex; }
+    (void)out, (void)ex; /* not made: zen__conv2d_pool needs the AVX-512 kernels */
 #endif
+}
 
 const zen_op_def zen_op_conv2d = {"conv2d", conv2d_forward, conv2d_backward, conv2d_work, false};
 const zen_op_def zen_op_conv2d_back_input = {"conv2d_back_input", back_input_forward, NULL, back_input_work, false};
 const zen_op_def zen_op_conv2d_back_weight = {"conv2d_back_weight", back_weight_forward, NULL, back_weight_work,
                                               false};
-const zen_op_def zen_op_conv2d_back_weight_pooled = {"conv2d_back_weight_pooled", pooled_forward, NULL, pooled_work,
-                                                     false};
+const zen_op_def zen_op_conv2d_pool = {"conv2d_pool", conv_pool_forward, conv_pool_backward, conv_pool_work, false};
+const zen_op_def zen_op_conv2d_pool_back = {"conv2d_pool_back", conv_pool_back_forward, NULL, conv_pool_back_work,
+                                            false};

@@ -22,6 +22,7 @@
  * at that position multiplied into dx. This saves the relu's full-size output and its
  * backward pass, which cost as much as the pooling itself on a conv layer's output. */
 #include "../core/internal.h"
+#include "conv.h"
 #include "loops.h"
 #include "pool.h"
 
@@ -94,11 +95,13 @@ static zen_tensor *pool(zen_ctx *ctx, int op, const char *fn, zen_tensor *x, zen
     x = zen__dense(ctx, x);
     if (!x) return NULL;
     int64_t shape[4] = {x->shape[0], x->shape[1], span_h / ip[IP_SH] + 1, span_w / ip[IP_SW] + 1};
-    zen_tensor *t = zen__node(ctx, op, ZEN_F32, 4, shape, x, NULL, NULL, NULL);
-    if (t) {
-        memcpy(t->ip, ip, sizeof ip);
-        t->ip[IP_RELU] = relu;
+    ip[IP_RELU] = relu;
+    if (op == ZEN_OP_MAX_POOL2D) { /* conv2d -> (relu) -> this pool as one node, where conv.c can */
+        zen_tensor *fused = zen__conv2d_pool(ctx, x, ip);
+        if (fused || zen_ctx_error(ctx)) return fused;
     }
+    zen_tensor *t = zen__node(ctx, op, ZEN_F32, 4, shape, x, NULL, NULL, NULL);
+    if (t) memcpy(t->ip, ip, sizeof ip);
     return t;
 }
 
@@ -446,6 +449,18 @@ ZEN_TARGET_CLONES static void avg_back_plane(const float *restrict gy, float *re
 
 bool zen__max_pool2d_is_2x2(const int64_t *ip) {
     return ip[IP_KH] == 2 && ip[IP_KW] == 2 && ip[IP_SH] == 2 && ip[IP_SW] == 2 && ip[IP_PH] == 0 && ip[IP_PW] == 0;
+}
+
+void zen__max_pool2d_planes(const int64_t *ip, int64_t C, int64_t H, int64_t W, const float *x, float *y) {
+    pgeom g = {H, W, H / 2, W / 2, 2, 2, 2, 2, 0, 0, {0}, {0}, ip[IP_RELU] ? 0.0f : -INFINITY, ip[IP_RELU] != 0};
+    max2_fwd_fn plane = max2_forward_kernel();
+    for (int64_t c = 0; c < C; c++) plane(x + c * H * W, y + c * g.OH * g.OW, &g);
+}
+
+zen_tensor *zen__max_pool2d_back_node(zen_ctx *ctx, zen_tensor *gp, zen_tensor *x, const int64_t *ip) {
+    zen_tensor *t = zen__node(ctx, ZEN_OP_MAX_POOL2D_BACK, ZEN_F32, 4, x->shape, gp, x, NULL, NULL);
+    if (t) memcpy(t->ip, ip, ZEN_POOL_IPS * sizeof t->ip[0]);
+    return t;
 }
 
 void zen__max_pool2d_back_planes(const int64_t *ip, int64_t C, int64_t H, int64_t W, const float *gp,

@@ -1,6 +1,6 @@
-/* pool.h — what conv.c uses of max pooling: the gradient of a 2x2 stride-2 max pool, one
- * sample at a time, for the fused weight gradient of a conv2d whose output is pooled
- * (see CONV2D_BACK_WEIGHT_POOLED in conv.c). */
+/* pool.h — what conv.c uses of max pooling, for its fused conv2d + 2x2 max pool node
+ * (CONV2D_POOL): the 2x2 stride-2 pool and its gradient one sample at a time, and the
+ * pool's backward node for the unfused fallback. */
 #ifndef ZEN_POOL_H
 #define ZEN_POOL_H
 
@@ -12,6 +12,14 @@
 /* True when the pool with these ip values (a MAX_POOL2D_BACK node's) takes the 2x2,
  * stride 2, unpadded fast path, which zen__max_pool2d_back_planes computes. */
 bool zen__max_pool2d_is_2x2(const int64_t *ip);
+
+/* y (C planes of H/2 x W/2) = the 2x2 stride-2 max pool of x (C planes of H x W), fused
+ * relu included, exactly as the MAX_POOL2D node with these ip values computes it. One thread. */
+void zen__max_pool2d_planes(const int64_t *ip, int64_t C, int64_t H, int64_t W, const float *x, float *y);
+
+/* The MAX_POOL2D_BACK node (dx of the pool's input x, from the pooled gradient gp) of a max
+ * pool with these ip values. */
+zen_tensor *zen__max_pool2d_back_node(zen_ctx *ctx, zen_tensor *gp, zen_tensor *x, const int64_t *ip);
 
 /* dx (C planes of H x W, every element written) = the gradient of the pool's input x
  * (C planes of H x W) given the pooled gradient gp (C planes of H/2 x W/2), exactly as the

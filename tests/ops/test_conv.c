@@ -176,17 +176,22 @@ TEST(test_small_k_chunked) {
     check_both(s, true, 1);
 }
 
-/* conv -> (relu) -> 2x2 max pool with x needing no gradient: dw and db come from one fused
- * node (CONV2D_BACK_WEIGHT_POOLED) that never makes the conv output's full gradient. They
- * must match the unfused graph (the same model with x a parameter: the conv's gradient then
- * goes through max_pool2d_back, conv2d_back_weight and a sum) and a naive reference. */
-static void pooled_grads(shape s, bool relu, bool bias, bool x_param, int threads, float *dw, float *db,
-                         bool *fused) {
+/* conv -> (relu) -> 2x2 max pool as one node (CONV2D_POOL: the conv's output is made a
+ * sample at a time and never kept), with, when x needs no gradient, dw and db from one
+ * more fused node (CONV2D_POOL_BACK, recomputing z); when x needs a gradient the backward
+ * rebuilds the unfused chain. Each must match the unfused graph (a copy between the conv
+ * and the pool keeps them apart): y bit for bit, the gradients to rounding. */
+enum { FUSED_X_INPUT, FUSED_X_PARAM, UNFUSED_X_INPUT, UNFUSED_X_PARAM };
+
+static void pooled_grads(shape s, bool relu, bool bias, int mode, int threads, float *y, float *dw, float *db,
+                         float *dx, int *ops) {
     zen_ctx *ctx = zen_ctx_new();
     zen_ctx_set_threads(ctx, threads);
     int64_t xs[4] = {s.N, s.C, s.H, s.W};
+    bool x_param = mode == FUSED_X_PARAM || mode == UNFUSED_X_PARAM;
     zen_tensor *x = x_param ? zen_param(ctx, ZEN_F32, 4, xs) : zen_input(ctx, ZEN_F32, 4, xs);
-    zen_tensor *w = zen_param(ctx, ZEN_F32, 4, (int64_t[]){s.OC, s.C, s.KH, s.KW});
+    int G = s.o.groups ? s.o.groups : 1;
+    zen_tensor *w = zen_param(ctx, ZEN_F32, 4, (int64_t[]){s.OC, s.C / G, s.KH, s.KW});
     zen_tensor *b = bias ? zen_param(ctx, ZEN_F32, 1, (int64_t[]){s.OC}) : NULL;
     zen_rng r;
     zen_rng_seed(&r, 3);
@@ -194,19 +199,30 @@ static void pooled_grads(shape s, bool relu, bool bias, bool x_param, int thread
     zen_rng_fill_uniform(&r, w, -1, 1);
     if (b) zen_rng_fill_uniform(&r, b, -0.5f, 0.5f);
     zen_tensor *z = zen_conv2d(ctx, x, w, b, s.o);
-    zen_tensor *y = zen_max_pool2d(ctx, relu ? zen_relu(ctx, z) : z, (zen_pool2d_opts){{2, 2}, {0, 0}, {0, 0}});
-    CHECK_OK(ctx, y);
-    zen_tensor *gy = zen_const(ctx, ZEN_F32, 4, y->shape);
+    if (mode >= UNFUSED_X_INPUT) z = zen_contiguous(ctx, z);
+    zen_tensor *p = zen_max_pool2d(ctx, relu ? zen_relu(ctx, z) : z, (zen_pool2d_opts){{2, 2}, {0, 0}, {0, 0}});
+    CHECK_OK(ctx, p);
+    zen_tensor *gy = zen_const(ctx, ZEN_F32, 4, p->shape);
     zen_rng_fill_uniform(&r, gy, -1, 1);
-    zen_tensor *loss = zen_sum(ctx, zen_mul(ctx, y, gy), 0, NULL, false);
+    zen_tensor *loss = zen_sum(ctx, zen_mul(ctx, p, gy), 0, NULL, false);
     zen_graph *g = zen_graph_new(ctx);
+    zen_graph_add(g, p);
     CHECK(zen_graph_backward(g, loss) == 0 && zen_graph_plan(g) == 0 && zen_graph_compute(g) == 0);
+    memcpy(y, p->data, sizeof(float) * (size_t)zen_numel(p));
     memcpy(dw, w->grad->data, sizeof(float) * (size_t)zen_numel(w));
     if (b) memcpy(db, b->grad->data, sizeof(float) * (size_t)s.OC);
+    if (x_param) memcpy(dx, x->grad->data, sizeof(float) * (size_t)zen_numel(x));
     zen_tensor *owner = w->grad->view_src ? w->grad->view_src : w->grad;
-    *fused = owner->op == ZEN_OP_CONV2D_BACK_WEIGHT_POOLED;
+    ops[0] = p->op, ops[1] = owner->op, ops[2] = (int)zen_numel(p);
     zen_graph_free(g);
     zen_ctx_free(ctx);
+}
+
+static double max_rel(const float *a, const float *b, int64_t n) {
+    double scale = 0, err = 0;
+    for (int64_t j = 0; j < n; j++) scale = fmax(scale, fabs(b[j]));
+    for (int64_t j = 0; j < n; j++) err = fmax(err, fabs(a[j] - b[j]));
+    return scale > 0 ? err / scale : (err > 0 ? 1 : 0);
 }
 
 static bool have_avx512(void) {
@@ -217,35 +233,45 @@ static bool have_avx512(void) {
 #endif
 }
 
-TEST(test_pooled_weight_grad) {
+TEST(test_conv_pool_fused) {
     const shape cases[] = {
         {5, 1, 28, 28, 32, 3, 3, {{0, 0}, {0, 0}, {0, 0}, 0}}, /* the MNIST layer */
         {3, 2, 11, 14, 7, 2, 3, {{1, 1}, {1, 0}, {1, 1}, 0}},  /* odd conv output (11x12): a row in no window */
         {2, 3, 9, 9, 5, 1, 1, {{1, 1}, {0, 0}, {1, 1}, 0}},    /* 1x1: direct */
         {4, 16, 6, 8, 3, 1, 1, {{1, 1}, {0, 0}, {1, 1}, 0}},   /* Kg 16 */
+        {3, 4, 10, 9, 8, 3, 3, {{1, 1}, {1, 1}, {1, 1}, 4}},   /* depthwise (x2), padded */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         for (int v = 0; v < 8; v++) {
             shape sh = cases[i];
             bool relu = v & 1, bias = v & 2;
-            int threads = v & 4 ? 2 : 1;
-            int64_t nw = (int64_t)sh.OC * sh.C * sh.KH * sh.KW;
-            float *dw[2], db[2][64];
-            bool fused[2];
-            for (int k = 0; k < 2; k++) dw[k] = malloc(sizeof(float) * (size_t)nw);
-            pooled_grads(sh, relu, bias, false, threads, dw[0], db[0], &fused[0]);
-            pooled_grads(sh, relu, bias, true, threads, dw[1], db[1], &fused[1]);
-            CHECK(fused[0] == have_avx512() && !fused[1]); /* the fused node needs the small-K kernels */
-            double scale = 0, err = 0;
-            for (int64_t j = 0; j < nw; j++) scale = fmax(scale, fabs(dw[1][j]));
-            for (int64_t j = 0; j < nw; j++) err = fmax(err, fabs(dw[0][j] - dw[1][j]));
-            for (int j = 0; bias && j < sh.OC; j++) scale = fmax(scale, fabs(db[1][j]));
-            for (int j = 0; bias && j < sh.OC; j++) err = fmax(err, fabs(db[0][j] - db[1][j]));
-            if (err > 1e-5 * scale)
-                fprintf(stderr, "  pooled case %zu relu %d bias %d threads %d: error %g (scale %g)\n", i, relu, bias,
-                        threads, err, scale);
-            CHECK(err <= 1e-5 * scale && scale > 0);
-            for (int k = 0; k < 2; k++) free(dw[k]);
+            int threads = v & 4 ? 2 : 1, G = sh.o.groups ? sh.o.groups : 1;
+            int64_t nw = (int64_t)sh.OC * (sh.C / G) * sh.KH * sh.KW, nx = (int64_t)sh.N * sh.C * sh.H * sh.W;
+            int64_t ny = (int64_t)sh.N * sh.OC * sh.H * sh.W; /* more than enough */
+            float *y[4], *dw[4], *dx[4], db[4][64];
+            int ops[4][3];
+            for (int m = 0; m < 4; m++) {
+                y[m] = malloc(sizeof(float) * (size_t)ny), dw[m] = malloc(sizeof(float) * (size_t)nw);
+                dx[m] = malloc(sizeof(float) * (size_t)nx);
+                pooled_grads(sh, relu, bias, m, threads, y[m], dw[m], db[m], dx[m], ops[m]);
+            }
+            bool avx = have_avx512();
+            CHECK(ops[FUSED_X_INPUT][0] == (avx ? ZEN_OP_CONV2D_POOL : ZEN_OP_MAX_POOL2D));
+            CHECK(ops[FUSED_X_INPUT][1] == (avx ? ZEN_OP_CONV2D_POOL_BACK : ZEN_OP_CONV2D_BACK_WEIGHT));
+            CHECK(ops[FUSED_X_PARAM][1] == ZEN_OP_CONV2D_BACK_WEIGHT && ops[UNFUSED_X_INPUT][0] == ZEN_OP_MAX_POOL2D);
+            int64_t np = ops[UNFUSED_X_INPUT][2];
+            for (int m = 0; m < 2; m++) {
+                int ref = m == FUSED_X_INPUT ? UNFUSED_X_INPUT : UNFUSED_X_PARAM;
+                double e = max_rel(dw[m], dw[ref], nw);
+                if (bias) e = fmax(e, max_rel(db[m], db[ref], sh.OC));
+                if (m == FUSED_X_PARAM) e = fmax(e, max_rel(dx[m], dx[ref], nx));
+                bool same_y = ops[m][2] == np && memcmp(y[m], y[ref], sizeof(float) * (size_t)np) == 0;
+                if (e > 1e-5 || !same_y)
+                    fprintf(stderr, "  conv+pool case %zu relu %d bias %d threads %d mode %d: rel error %g, y %s\n", i,
+                            relu, bias, threads, m, e, same_y ? "same" : "differs");
+                CHECK(e <= 1e-5 && same_y);
+            }
+            for (int m = 0; m < 4; m++) free(y[m]), free(dw[m]), free(dx[m]);
         }
 }
 
@@ -371,7 +397,7 @@ TEST(test_shapes) {
 
 int main(void) {
     f = fx_open("conv.safetensors");
-    int rc = RUN_TESTS(test_fixtures, test_small_k, test_small_k_chunked, test_pooled_weight_grad, test_large_general, test_large_mnist, test_large_1x1_depthwise,
+    int rc = RUN_TESTS(test_fixtures, test_small_k, test_small_k_chunked, test_conv_pool_fused, test_large_general, test_large_mnist, test_large_1x1_depthwise,
                        test_large_chunked, test_large_single_sample, test_errors, test_shapes);
     fx_close(f);
     return rc;
