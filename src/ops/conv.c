@@ -22,6 +22,7 @@
  * The bias gradient is a plain sum of gy over N, H, W (zen_sum). */
 #include "../core/internal.h"
 #include "conv.h"
+#include "copy.h"
 #include "loops.h"
 #include "pool.h"
 
@@ -651,8 +652,16 @@ static void back_weight_forward(zen_tensor *out, zen_exec *ex) {
  * kernel and a row sum for db over it. Otherwise the backward rebuilds the unfused chain
  * (a conv node recomputing z, max_pool2d_back, and the conv's own backward). The conv and
  * relu nodes the fused node replaced stay out of the graph unless something else reads
- * them (then they are computed as well). */
-enum { IP_POOL = 7, IP_HAS_BIAS = IP_POOL + ZEN_POOL_IPS }; /* ip: the conv's 7, the pool's, a flag */
+ * them (then they are computed as well).
+ *
+ * A dense copy of the pooled output permuted to channels-last — what Keras's Flatten
+ * reads (zen__to_nhwc) — is the same node writing [N, OH, OW, C] (zen__conv2d_pool_nhwc,
+ * asked for by zen_contiguous): each sample is pooled into scratch and transposed into
+ * place while in L1, and its backward reads the gradient channels-last the same way; the
+ * two full-batch transposed copies are not made. */
+/* ip: the conv's 7, the pool's, whether the backward node computes db, whether the pooled
+ * output (and so the gradient) is laid out channels-last: [N, OH, OW, C] */
+enum { IP_POOL = 7, IP_HAS_BIAS = IP_POOL + ZEN_POOL_IPS, IP_NHWC };
 
 static geom conv_pool_geom(const zen_tensor *x, const zen_tensor *w, const int64_t *ip) {
     int64_t OH = (x->shape[2] + 2 * ip[IP_PH] - ip[IP_DH] * (w->shape[2] - 1) - 1) / ip[IP_SH] + 1;
@@ -672,9 +681,22 @@ zen_tensor *zen__conv2d_pool(zen_ctx *ctx, zen_tensor *conv, const int64_t *pool
     return t;
 }
 
-/* Per thread: the column matrix and z_n (then, for the backward, dz_n, the 16-lane dw
- * accumulators and the db sums). */
-static int64_t conv_pool_slot(const geom *g) { return col_floats(g) + (g->OC * g->P + 15) / 16 * 16; }
+zen_tensor *zen__conv2d_pool_nhwc(zen_ctx *ctx, zen_tensor *pool) {
+    if (!pool || pool->op != ZEN_OP_CONV2D_POOL || pool->ip[IP_NHWC]) return NULL;
+    int64_t shape[4] = {pool->shape[0], pool->shape[2], pool->shape[3], pool->shape[1]};
+    zen_tensor *t = zen__node(ctx, ZEN_OP_CONV2D_POOL, ZEN_F32, 4, shape, pool->src[0], pool->src[1], pool->src[2], NULL);
+    if (!t) return NULL;
+    memcpy(t->ip, pool->ip, sizeof t->ip);
+    t->ip[IP_NHWC] = 1;
+    return t;
+}
+
+/* Per thread: the column matrix, z_n and one pooled sample (then, for the backward, dz_n,
+ * the 16-lane dw accumulators and the db sums). */
+static int64_t pooled_floats(const geom *g) { return g->OC * (g->OH / 2) * (g->OW / 2); }
+static int64_t conv_pool_slot(const geom *g) {
+    return col_floats(g) + (g->OC * g->P + 15) / 16 * 16 + (pooled_floats(g) + 15) / 16 * 16;
+}
 
 static size_t conv_pool_work(const zen_tensor *out, int nthreads) {
     geom g = conv_pool_geom(out->src[0], out->src[1], out->ip);
@@ -686,15 +708,17 @@ static void conv_pool_forward(zen_tensor *out, zen_exec *ex) {
     geom g = conv_pool_geom(x, w, out->ip);
     const float *X = x->data, *W = w->data, *B = b ? b->data : NULL;
     float *Y = out->data, *work = ex->work;
-    const int64_t slot = conv_pool_slot(&g), cf = col_floats(&g), ny = g.OC * (g.OH / 2) * (g.OW / 2);
+    const int64_t slot = conv_pool_slot(&g), cf = col_floats(&g), ny = pooled_floats(&g), plane = ny / g.OC;
+    const bool nhwc = out->ip[IP_NHWC] != 0;
     int slots = batch_slots(zen__threads_for(ex, g.N * g.OC * g.P * g.Kg), g.N);
 #pragma omp parallel num_threads(slots) if (slots > 1)
     {
         int t = omp_get_thread_num(), nth = omp_get_num_threads();
-        float *col = work + t * slot, *z = col + cf;
+        float *col = work + t * slot, *z = col + cf, *p = z + (g.OC * g.P + 15) / 16 * 16;
         for (int64_t n = g.N * t / nth; n < g.N * (t + 1) / nth; n++) {
             conv_sample(&g, X + n * g.C * g.H * g.W, W, B, z, col);
-            zen__max_pool2d_planes(out->ip + IP_POOL, g.OC, g.OH, g.OW, z, Y + n * ny);
+            zen__max_pool2d_planes(out->ip + IP_POOL, g.OC, g.OH, g.OW, z, nhwc ? p : Y + n * ny);
+            if (nhwc) zen__transpose(Y + n * ny, g.OC, p, plane, plane, g.OC); /* [C, plane] -> [plane, C] */
         }
     }
 }
@@ -703,13 +727,16 @@ static void conv_pool_backward(zen_ctx *ctx, zen_tensor *out) {
     zen_tensor *x = out->src[0], *w = out->src[1], *b = out->src[2];
     zen_tensor *gp = zen__dense(ctx, out->grad);
     if (!gp) return;
+    if (out->ip[IP_NHWC] && !(!zen__needs_grad(x) && zen__needs_grad(w))) /* the fallback reads NCHW */
+        gp = zen__dense(ctx, zen_permute(ctx, gp, (int[]){0, 3, 1, 2}));
+    if (!gp) return;
     if (!zen__needs_grad(x) && zen__needs_grad(w)) {
         geom g = conv_pool_geom(x, w, out->ip);
         bool with_b = zen__needs_grad(b);
         int64_t nw = zen_numel(w), n = nw + (with_b ? g.OC : 0);
         zen_tensor *t = zen__node(ctx, ZEN_OP_CONV2D_POOL_BACK, ZEN_F32, 1, &n, gp, x, w, b);
         if (!t) return;
-        memcpy(t->ip, out->ip, (IP_POOL + ZEN_POOL_IPS) * sizeof t->ip[0]);
+        memcpy(t->ip, out->ip, sizeof t->ip);
         t->ip[IP_HAS_BIAS] = with_b;
         zen__accum_grad(ctx, w, zen_reshape(ctx, zen_slice(ctx, t, 0, 0, nw, 1), w->ndim, w->shape));
         if (with_b) zen__accum_grad(ctx, b, zen_slice(ctx, t, 0, nw, n, 1));
@@ -741,18 +768,25 @@ static void conv_pool_back_forward(zen_tensor *out, zen_exec *ex) {
     float *DW = out->data, *work = ex->work;
     const bool with_b = out->ip[IP_HAS_BIAS] != 0;
     const int64_t slot = conv_pool_back_slot(&g), cf = col_floats(&g), zf = conv_pool_slot(&g) - cf;
-    const int64_t af = acc16_floats(&g), nplane = g.OC * (g.OH / 2) * (g.OW / 2);
+    const int64_t af = acc16_floats(&g), nplane = pooled_floats(&g), plane = nplane / g.OC;
+    const bool nhwc = out->ip[IP_NHWC] != 0;
     const int64_t rows = g.direct ? g.OH : g.rows;
     int slots = batch_slots(zen__threads_for(ex, g.N * g.OC * g.P * g.Kg), g.N), used = slots;
 #pragma omp parallel num_threads(slots) if (slots > 1)
     {
         int t = omp_get_thread_num(), nth = omp_get_num_threads();
-        float *col = work + t * slot, *z = col + cf, *dz = z + zf, *acc = dz + g.OC * g.P, *db = acc + af;
+        float *col = work + t * slot, *z = col + cf, *p = z + (g.OC * g.P + 15) / 16 * 16, *dz = col + cf + zf;
+        float *acc = dz + g.OC * g.P, *db = acc + af;
         memset(acc, 0, (size_t)(af + g.OC) * sizeof *acc);
         for (int64_t n = g.N * t / nth; n < g.N * (t + 1) / nth; n++) {
             const float *xn = X + n * g.C * g.H * g.W;
             conv_sample(&g, xn, W, B, z, col); /* leaves the (last) chunk's column matrix in col */
-            zen__max_pool2d_back_planes(out->ip + IP_POOL, g.OC, g.OH, g.OW, GP + n * nplane, z, dz);
+            const float *gpn = GP + n * nplane;
+            if (nhwc) { /* [plane, C] -> [C, plane] in this thread's pooled-sample scratch */
+                zen__transpose(p, plane, gpn, g.OC, g.OC, plane);
+                gpn = p;
+            }
+            zen__max_pool2d_back_planes(out->ip + IP_POOL, g.OC, g.OH, g.OW, gpn, z, dz);
             for (int64_t oh0 = 0; oh0 < g.OH; oh0 += rows) {
                 int64_t oh1 = oh0 + rows < g.OH ? oh0 + rows : g.OH, np = (oh1 - oh0) * g.OW;
                 const float *cm = g.direct ? xn : col;

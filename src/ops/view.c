@@ -2,6 +2,7 @@
  * and contiguous, which copies a view into a dense buffer. Each view op's backward maps
  * the gradient back to the source's shape. */
 #include "../core/internal.h"
+#include "conv.h"
 #include "copy.h"
 #include "loops.h"
 
@@ -208,6 +209,12 @@ static void expand_backward(zen_ctx *ctx, zen_tensor *out) {
 
 zen_tensor *zen_contiguous(zen_ctx *ctx, zen_tensor *x) {
     if (!x) return NULL;
+    /* A fused conv + pool node permuted to channels-last (Flatten's order) writes that
+     * layout itself (conv.c): no copy. */
+    if (x->op == ZEN_OP_PERMUTE && x->ip[0] == 0 && x->ip[1] == 2 && x->ip[2] == 3 && x->ip[3] == 1 && x->ndim == 4) {
+        zen_tensor *t = zen__conv2d_pool_nhwc(ctx, x->src[0]);
+        if (t || zen_ctx_error(ctx)) return t;
+    }
     return zen__node(ctx, ZEN_OP_CONTIGUOUS, x->dtype, x->ndim, x->shape, x, NULL, NULL, NULL);
 }
 

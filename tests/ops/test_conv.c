@@ -183,8 +183,17 @@ TEST(test_small_k_chunked) {
  * and the pool keeps them apart): y bit for bit, the gradients to rounding. */
 enum { FUSED_X_INPUT, FUSED_X_PARAM, UNFUSED_X_INPUT, UNFUSED_X_PARAM };
 
-static void pooled_grads(shape s, bool relu, bool bias, int mode, int threads, float *y, float *dw, float *db,
-                         float *dx, int *ops) {
+static bool have_avx512(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    return __builtin_cpu_supports("avx512f");
+#else
+    return false;
+#endif
+}
+
+
+static void pooled_grads(shape s, bool relu, bool bias, bool nhwc, int mode, int threads, float *y, float *dw,
+                         float *db, float *dx, int *ops) {
     zen_ctx *ctx = zen_ctx_new();
     zen_ctx_set_threads(ctx, threads);
     int64_t xs[4] = {s.N, s.C, s.H, s.W};
@@ -201,6 +210,11 @@ static void pooled_grads(shape s, bool relu, bool bias, int mode, int threads, f
     zen_tensor *z = zen_conv2d(ctx, x, w, b, s.o);
     if (mode >= UNFUSED_X_INPUT) z = zen_contiguous(ctx, z);
     zen_tensor *p = zen_max_pool2d(ctx, relu ? zen_relu(ctx, z) : z, (zen_pool2d_opts){{2, 2}, {0, 0}, {0, 0}});
+    if (nhwc) { /* as Flatten does it: a channels-last copy */
+        zen_tensor *q = zen_contiguous(ctx, zen_permute(ctx, p, (int[]){0, 2, 3, 1}));
+        CHECK(q && q->shape[3] == p->shape[1] && (mode >= UNFUSED_X_INPUT || !have_avx512() || q->op == p->op));
+        p = q;
+    }
     CHECK_OK(ctx, p);
     zen_tensor *gy = zen_const(ctx, ZEN_F32, 4, p->shape);
     zen_rng_fill_uniform(&r, gy, -1, 1);
@@ -225,14 +239,6 @@ static double max_rel(const float *a, const float *b, int64_t n) {
     return scale > 0 ? err / scale : (err > 0 ? 1 : 0);
 }
 
-static bool have_avx512(void) {
-#if defined(__x86_64__) && defined(__GNUC__)
-    return __builtin_cpu_supports("avx512f");
-#else
-    return false;
-#endif
-}
-
 TEST(test_conv_pool_fused) {
     const shape cases[] = {
         {5, 1, 28, 28, 32, 3, 3, {{0, 0}, {0, 0}, {0, 0}, 0}}, /* the MNIST layer */
@@ -242,9 +248,9 @@ TEST(test_conv_pool_fused) {
         {3, 4, 10, 9, 8, 3, 3, {{1, 1}, {1, 1}, {1, 1}, 4}},   /* depthwise (x2), padded */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        for (int v = 0; v < 8; v++) {
+        for (int v = 0; v < 16; v++) {
             shape sh = cases[i];
-            bool relu = v & 1, bias = v & 2;
+            bool relu = v & 1, bias = v & 2, nhwc = v & 8;
             int threads = v & 4 ? 2 : 1, G = sh.o.groups ? sh.o.groups : 1;
             int64_t nw = (int64_t)sh.OC * (sh.C / G) * sh.KH * sh.KW, nx = (int64_t)sh.N * sh.C * sh.H * sh.W;
             int64_t ny = (int64_t)sh.N * sh.OC * sh.H * sh.W; /* more than enough */
@@ -253,12 +259,13 @@ TEST(test_conv_pool_fused) {
             for (int m = 0; m < 4; m++) {
                 y[m] = malloc(sizeof(float) * (size_t)ny), dw[m] = malloc(sizeof(float) * (size_t)nw);
                 dx[m] = malloc(sizeof(float) * (size_t)nx);
-                pooled_grads(sh, relu, bias, m, threads, y[m], dw[m], db[m], dx[m], ops[m]);
+                pooled_grads(sh, relu, bias, nhwc, m, threads, y[m], dw[m], db[m], dx[m], ops[m]);
             }
             bool avx = have_avx512();
             CHECK(ops[FUSED_X_INPUT][0] == (avx ? ZEN_OP_CONV2D_POOL : ZEN_OP_MAX_POOL2D));
             CHECK(ops[FUSED_X_INPUT][1] == (avx ? ZEN_OP_CONV2D_POOL_BACK : ZEN_OP_CONV2D_BACK_WEIGHT));
-            CHECK(ops[FUSED_X_PARAM][1] == ZEN_OP_CONV2D_BACK_WEIGHT && ops[UNFUSED_X_INPUT][0] == ZEN_OP_MAX_POOL2D);
+            CHECK(ops[FUSED_X_PARAM][1] == ZEN_OP_CONV2D_BACK_WEIGHT);
+            CHECK(ops[UNFUSED_X_INPUT][0] == (nhwc ? ZEN_OP_CONTIGUOUS : ZEN_OP_MAX_POOL2D));
             int64_t np = ops[UNFUSED_X_INPUT][2];
             for (int m = 0; m < 2; m++) {
                 int ref = m == FUSED_X_INPUT ? UNFUSED_X_INPUT : UNFUSED_X_PARAM;
@@ -267,8 +274,8 @@ TEST(test_conv_pool_fused) {
                 if (m == FUSED_X_PARAM) e = fmax(e, max_rel(dx[m], dx[ref], nx));
                 bool same_y = ops[m][2] == np && memcmp(y[m], y[ref], sizeof(float) * (size_t)np) == 0;
                 if (e > 1e-5 || !same_y)
-                    fprintf(stderr, "  conv+pool case %zu relu %d bias %d threads %d mode %d: rel error %g, y %s\n", i,
-                            relu, bias, threads, m, e, same_y ? "same" : "differs");
+                    fprintf(stderr, "  conv+pool case %zu relu %d bias %d nhwc %d threads %d mode %d: rel error %g, y %s\n",
+                            i, relu, bias, nhwc, threads, m, e, same_y ? "same" : "differs");
                 CHECK(e <= 1e-5 && same_y);
             }
             for (int m = 0; m < 4; m++) free(y[m]), free(dw[m]), free(dx[m]);
