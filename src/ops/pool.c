@@ -291,7 +291,7 @@ AVX512 static inline __m512 floor16(__m512 v, __m512 fl) {
 }
 /* t: where v replaces the best so far (greater, or NaN) */
 AVX512 static inline __mmask16 takes16(__m512 v, __m512 best) {
-    return _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    return _kor_mask16(_mm512_cmp_ps_mask(v, best, _CMP_GT_OQ), _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q));
 }
 /* Masks of the input columns [2*ow0, 2*ow0 + 2n) in the two 16-float halves. */
 static inline void col_masks(int64_t n, __mmask16 *lo, __mmask16 *hi) {
@@ -356,9 +356,12 @@ AVX512 static void max2_back_plane_avx512(const float *restrict x, const float *
             z = _mm512_mask_blend_ps(td, z, zd);
             __m512 gv = _mm512_add_ps(zero, _mm512_maskz_loadu_ps(mo, gy + oh * OW + ow0));
             gv = _mm512_mul_ps(gv, _mm512_mask_blend_ps(_mm512_cmp_ps_mask(z, zero, _CMP_LE_OQ), one, dead));
-            __m512 ga = _mm512_maskz_mov_ps((__mmask16)~(tb | tc | td), gv);
-            __m512 gb = _mm512_maskz_mov_ps((__mmask16)(tb & ~(tc | td)), gv);
-            __m512 gc = _mm512_maskz_mov_ps((__mmask16)(tc & ~td), gv);
+            /* mask logic with the k-register instructions (plain C operators on __mmask16 go
+             * through general registers and back, which costs more than the rest) */
+            __mmask16 cd = _kor_mask16(tc, td);
+            __m512 ga = _mm512_maskz_mov_ps(_knot_mask16(_kor_mask16(tb, cd)), gv);
+            __m512 gb = _mm512_maskz_mov_ps(_kandn_mask16(cd, tb), gv);
+            __m512 gc = _mm512_maskz_mov_ps(_kandn_mask16(td, tc), gv);
             __m512 gd = _mm512_maskz_mov_ps(td, gv);
             _mm512_mask_storeu_ps(d0 + 2 * ow0, mlo, _mm512_permutex2var_ps(ga, il_lo, gb));
             _mm512_mask_storeu_ps(d0 + 2 * ow0 + 16, mhi, _mm512_permutex2var_ps(ga, il_hi, gb));
