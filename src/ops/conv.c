@@ -176,7 +176,9 @@ static inline void valid_range(int64_t off, int64_t s, int64_t W, int64_t OW, in
     } while (0)
 
 /* col[C*KH*KW, (oh1-oh0)*OW] from x[C, H, W]: output rows [oh0, oh1) of one sample. */
-ZEN_TARGET_CLONES static void im2col(const float *restrict x, float *restrict col, const geom *gp, int64_t oh0,
+/* (no memcpy calls for the short row copies: a call per 26-float row cost more than the copy) */
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) ZEN_TARGET_CLONES static void im2col(
+    const float *restrict x, float *restrict col, const geom *gp, int64_t oh0,
                                      int64_t oh1) {
     const geom g = *gp;
     const int64_t np = (oh1 - oh0) * g.OW;

@@ -286,8 +286,13 @@ ZEN_TARGET_CLONES static void max2_back_plane(const float *restrict x, const flo
 #define ZEN_POOL_AVX512 1
 #define AVX512 __attribute__((target("avx512f")))
 
-AVX512 static inline __m512 floor16(__m512 v, __m512 fl) {
-    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, fl, _CMP_LT_OQ), v, fl);
+/* floor_of: x86 max returns its second operand unless the first is greater, so max(fl, v)
+ * is v for NaN and for -0 with fl = 0, as relu keeps them. */
+AVX512 static inline __m512 floor16(__m512 v, __m512 fl) { return _mm512_max_ps(fl, v); }
+/* max_nan(m, v): max(v, m) is v when greater, else m (ties, and a NaN m, keep m); a NaN v
+ * is taken with a blend. */
+AVX512 static inline __m512 max_nan16(__m512 m, __m512 v) {
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_max_ps(v, m), v);
 }
 /* t: where v replaces the best so far (greater, or NaN) */
 AVX512 static inline __mmask16 takes16(__m512 v, __m512 best) {
@@ -305,23 +310,20 @@ AVX512 static void max2_plane_avx512(const float *restrict x, float *restrict y,
     const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
     const __m512 fl = _mm512_set1_ps(g->floor);
-    for (int64_t oh = 0; oh < g->OH; oh++) {
-        const float *r0 = x + 2 * oh * W, *r1 = r0 + W;
-        for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
-            int64_t n = OW - ow0 < 16 ? OW - ow0 : 16;
-            __mmask16 mlo, mhi;
-            col_masks(n, &mlo, &mhi);
-            const float *p0 = r0 + 2 * ow0, *p1 = r1 + 2 * ow0;
+    for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) { /* chunks of 16 outputs: one for OW <= 16 */
+        int64_t n = OW - ow0 < 16 ? OW - ow0 : 16;
+        __mmask16 mlo, mhi, mo = (__mmask16)((1u << n) - 1);
+        col_masks(n, &mlo, &mhi);
+        for (int64_t oh = 0; oh < g->OH; oh++) {
+            const float *p0 = x + 2 * oh * W + 2 * ow0, *p1 = p0 + W;
             __m512 l0 = _mm512_maskz_loadu_ps(mlo, p0), h0 = _mm512_maskz_loadu_ps(mhi, p0 + 16);
             __m512 l1 = _mm512_maskz_loadu_ps(mlo, p1), h1 = _mm512_maskz_loadu_ps(mhi, p1 + 16);
             __m512 a = floor16(_mm512_permutex2var_ps(l0, ev, h0), fl);
             __m512 b = floor16(_mm512_permutex2var_ps(l0, od, h0), fl);
             __m512 c = floor16(_mm512_permutex2var_ps(l1, ev, h1), fl);
             __m512 d = floor16(_mm512_permutex2var_ps(l1, od, h1), fl);
-            __m512 m = _mm512_mask_blend_ps(takes16(b, a), a, b);
-            m = _mm512_mask_blend_ps(takes16(c, m), m, c);
-            m = _mm512_mask_blend_ps(takes16(d, m), m, d);
-            _mm512_mask_storeu_ps(y + oh * OW + ow0, (__mmask16)((1u << n) - 1), m);
+            __m512 m = max_nan16(max_nan16(max_nan16(a, b), c), d);
+            _mm512_mask_storeu_ps(y + oh * OW + ow0, mo, m);
         }
     }
 }
@@ -335,14 +337,13 @@ AVX512 static void max2_back_plane_avx512(const float *restrict x, const float *
     const __m512i il_hi = _mm512_add_epi32(il_lo, _mm512_set1_epi32(8));
     const __m512 fl = _mm512_set1_ps(g->floor), zero = _mm512_setzero_ps();
     const __m512 dead = _mm512_set1_ps(g->relu ? 0.0f : 1.0f), one = _mm512_set1_ps(1.0f);
-    for (int64_t oh = 0; oh < g->OH; oh++) {
-        const float *r0 = x + 2 * oh * W, *r1 = r0 + W;
-        float *d0 = dx + 2 * oh * W, *d1 = d0 + W;
-        for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
-            int64_t n = OW - ow0 < 16 ? OW - ow0 : 16;
-            __mmask16 mlo, mhi, mo = (__mmask16)((1u << n) - 1);
-            col_masks(n, &mlo, &mhi);
-            const float *p0 = r0 + 2 * ow0, *p1 = r1 + 2 * ow0;
+    for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) { /* chunks of 16 outputs: one for OW <= 16 */
+        int64_t n = OW - ow0 < 16 ? OW - ow0 : 16;
+        __mmask16 mlo, mhi, mo = (__mmask16)((1u << n) - 1);
+        col_masks(n, &mlo, &mhi);
+        for (int64_t oh = 0; oh < g->OH; oh++) {
+            const float *p0 = x + 2 * oh * W + 2 * ow0, *p1 = p0 + W;
+            float *d0 = dx + 2 * oh * W, *d1 = d0 + W;
             __m512 l0 = _mm512_maskz_loadu_ps(mlo, p0), h0 = _mm512_maskz_loadu_ps(mhi, p0 + 16);
             __m512 l1 = _mm512_maskz_loadu_ps(mlo, p1), h1 = _mm512_maskz_loadu_ps(mhi, p1 + 16);
             __m512 za = _mm512_permutex2var_ps(l0, ev, h0), zb = _mm512_permutex2var_ps(l0, od, h0);
@@ -368,8 +369,9 @@ AVX512 static void max2_back_plane_avx512(const float *restrict x, const float *
             _mm512_mask_storeu_ps(d1 + 2 * ow0, mlo, _mm512_permutex2var_ps(gc, il_lo, gd));
             _mm512_mask_storeu_ps(d1 + 2 * ow0 + 16, mhi, _mm512_permutex2var_ps(gc, il_hi, gd));
         }
-        if (W > 2 * OW) d0[W - 1] = d1[W - 1] = 0.0f;
     }
+    if (W > 2 * OW)
+        for (int64_t r = 0; r < 2 * g->OH; r++) dx[r * W + W - 1] = 0.0f;
     for (int64_t i = 2 * g->OH * W; i < H * W; i++) dx[i] = 0.0f;
 }
 #undef AVX512
