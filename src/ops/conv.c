@@ -65,10 +65,11 @@ static geom make_geom(const int64_t *xs, const int64_t *ws, int64_t OH, int64_t 
     return g;
 }
 
-/* Floats of one column matrix chunk (all groups), rounded up to whole cache lines. */
+/* Floats of one column matrix chunk (all groups), rounded up to whole cache lines, and a
+ * cache line more (im2col_s1_avx512 writes whole vectors past the end of the last row). */
 static int64_t col_floats(const geom *g) {
     int64_t n = g->C * g->KH * g->KW * g->rows * g->OW;
-    return (n + 15) / 16 * 16;
+    return (n + 15) / 16 * 16 + 16;
 }
 
 /* How many threads share out the samples: 1 means samples run serially. */
@@ -177,9 +178,8 @@ static inline void valid_range(int64_t off, int64_t s, int64_t W, int64_t OW, in
 
 /* col[C*KH*KW, (oh1-oh0)*OW] from x[C, H, W]: output rows [oh0, oh1) of one sample. */
 /* (no memcpy calls for the short row copies: a call per 26-float row cost more than the copy) */
-__attribute__((optimize("no-tree-loop-distribute-patterns"))) ZEN_TARGET_CLONES static void im2col(
-    const float *restrict x, float *restrict col, const geom *gp, int64_t oh0,
-                                     int64_t oh1) {
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) ZEN_TARGET_CLONES static void im2col_c(
+    const float *restrict x, float *restrict col, const geom *gp, int64_t oh0, int64_t oh1) {
     const geom g = *gp;
     const int64_t np = (oh1 - oh0) * g.OW;
     for (int64_t c = 0; c < g.C; c++) {
@@ -337,6 +337,45 @@ INLINE_AVX512 void smallk_dw_k(const int K, const int OB, const float *restrict 
     }
 }
 
+/* im2col for stride 1 (the common case) with masked loads: a row of the column matrix is
+ * a shifted row of x, copied 16 floats at a time with the edges zeroed by the load masks.
+ * The stores are whole vectors (masked stores, and loads from them, are slow on Zen4): a
+ * row's last vector runs into the next row, written after it (and at the very end, into
+ * the cache line col_floats adds). */
+AVX512 static void im2col_s1_avx512(const float *restrict x, float *restrict col, const geom *gp, int64_t oh0,
+                                    int64_t oh1) {
+    const geom g = *gp;
+    const int64_t np = (oh1 - oh0) * g.OW, chunks = (g.OW + 15) / 16;
+    __mmask16 in[256]; /* [kw][16-column chunk]: the lanes whose input column is in [0, W) */
+    for (int64_t kw = 0; kw < g.KW; kw++) {
+        const int64_t off = kw * g.dw - g.pw;
+        for (int64_t i = 0; i < chunks; i++) {
+            int64_t lo = -(off + 16 * i), hi = g.W - (off + 16 * i); /* lanes [lo, hi) */
+            lo = lo < 0 ? 0 : lo, hi = hi > 16 ? 16 : hi;
+            in[kw * chunks + i] = lo < hi ? (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1)) : 0;
+        }
+    }
+    /* in memory order of col, so that each whole-vector overrun lands on a later row */
+    for (int64_t c = 0; c < g.C; c++)
+        for (int64_t kh = 0; kh < g.KH; kh++)
+            for (int64_t kw = 0; kw < g.KW; kw++) {
+                float *dst = col + ((c * g.KH + kh) * g.KW + kw) * np;
+                const __mmask16 *m = in + kw * chunks;
+                const int64_t off = kw * g.dw - g.pw; /* input column of output column 0 */
+                for (int64_t oh = oh0; oh < oh1; oh++) {
+                    float *d = dst + (oh - oh0) * g.OW;
+                    const int64_t ih = oh - g.ph + kh * g.dh;
+                    if (ih < 0 || ih >= g.H) {
+                        for (int64_t i = 0; i < chunks; i++) _mm512_storeu_ps(d + 16 * i, _mm512_setzero_ps());
+                        continue;
+                    }
+                    const float *s = x + (c * g.H + ih) * g.W + off;
+                    for (int64_t i = 0; i < chunks; i++)
+                        _mm512_storeu_ps(d + 16 * i, _mm512_maskz_loadu_ps(m[i], s + 16 * i));
+                }
+            }
+}
+
 #define SMALLK_CASES(CALL) \
     CALL(1) CALL(2) CALL(3) CALL(4) CALL(5) CALL(6) CALL(7) CALL(8) CALL(9) CALL(10) CALL(11) CALL(12) CALL(13) CALL(14) \
     CALL(15) CALL(16)
@@ -363,6 +402,19 @@ AVX512 static void smallk_dw(int K, const float *gy, int64_t ldg, const float *c
 #undef AVX512
 #undef INLINE_AVX512
 #endif
+
+/* col from x for output rows [oh0, oh1): the AVX-512 copy for stride 1, else the loops. */
+static void im2col(const float *x, float *col, const geom *g, int64_t oh0, int64_t oh1) {
+#ifdef ZEN_CONV_AVX512
+    static int have = -1;
+    if (have < 0) have = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    if (have && zen__conv_simd != 0 && g->sh == 1 && g->sw == 1 && g->KW * ((g->OW + 15) / 16) <= 256) {
+        im2col_s1_avx512(x, col, g, oh0, oh1);
+        return;
+    }
+#endif
+    im2col_c(x, col, g, oh0, oh1);
+}
 
 static bool use_smallk(const geom *g) {
 #ifdef ZEN_CONV_AVX512
