@@ -248,14 +248,6 @@ ZEN_TARGET_CLONES static void add_into(float *restrict o, const float *restrict 
     for (int64_t i = 0; i < n; i++) o[i] += a[i];
 }
 
-/* sum of a[i], i < n */
-ZEN_TARGET_CLONES static float row_total(const float *restrict a, int64_t n) {
-    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-    for (int64_t i = 0; i < n; i++) s += a[i];
-    return s;
-}
-
 /* ---- small reductions (Kg <= 16): AVX-512 kernels ----
  *
  * With few input taps per output (the MNIST layer: 1 channel x 3x3 = 9), an sgemm with
@@ -702,8 +694,8 @@ static void back_weight_forward(zen_tensor *out, zen_exec *ex) {
  * Nothing of z is kept for the backward, which recomputes it (a cheap conv: few taps).
  * When x needs no gradient (a first layer), CONV2D_POOL_BACK(gp, x, w, b) gives dw and db
  * (flat: dw, then db when there is a bias) in one pass: per sample, z_n again, dz_n by the
- * pool's backward kernel (bit for bit what max_pool2d_back computes), then the small-K dw
- * kernel and a row sum for db over it. Otherwise the backward rebuilds the unfused chain
+ * pool's backward kernel (bit for bit what max_pool2d_back computes; it also sums the
+ * windows' gradients for db), then the small-K dw kernel over it. Otherwise the backward rebuilds the unfused chain
  * (a conv node recomputing z, max_pool2d_back, and the conv's own backward). The conv and
  * relu nodes the fused node replaced stay out of the graph unless something else reads
  * them (then they are computed as well).
@@ -840,7 +832,7 @@ static void conv_pool_back_forward(zen_tensor *out, zen_exec *ex) {
                 zen__transpose(p, plane, gpn, g.OC, g.OC, plane);
                 gpn = p;
             }
-            zen__max_pool2d_back_planes(out->ip + IP_POOL, g.OC, g.OH, g.OW, gpn, z, dz);
+            zen__max_pool2d_back_planes(out->ip + IP_POOL, g.OC, g.OH, g.OW, gpn, z, dz, with_b ? db : NULL);
             for (int64_t oh0 = 0; oh0 < g.OH; oh0 += rows) {
                 int64_t oh1 = oh0 + rows < g.OH ? oh0 + rows : g.OH, np = (oh1 - oh0) * g.OW;
                 const float *cm = g.direct ? xn : col;
@@ -849,8 +841,6 @@ static void conv_pool_back_forward(zen_tensor *out, zen_exec *ex) {
                     smallk_dw((int)g.Kg, dz + gr * g.OCg * g.P + oh0 * g.OW, g.P, cm + gr * g.Kg * np, np,
                               acc + gr * g.OCg * g.Kg * 16, g.OCg);
             }
-            if (with_b)
-                for (int64_t oc = 0; oc < g.OC; oc++) db[oc] += row_total(dz + oc * g.P, g.P);
         }
     }
     const int64_t at = cf + zf + g.OC * g.P; /* the accumulators' place in a slot */

@@ -249,13 +249,14 @@ ZEN_TARGET_CLONES static void max2_plane(const float *restrict x, float *restric
  * 0 elsewhere, times relu's derivative there when relu is fused. The window adds its
  * gradient to a zero, as torch's scatter does (so a -0 gradient lands as +0). */
 ZEN_TARGET_CLONES static void max2_back_plane(const float *restrict x, const float *restrict gy, float *restrict dx,
-                                              const pgeom *g) {
+                                              const pgeom *g, float *gsum) {
+    float total = 0.0f;
     const int64_t H = g->H, W = g->W, OW = g->OW;
     const float fl = g->floor, dead = g->relu ? 0.0f : 1.0f; /* the factor where z <= 0 */
     for (int64_t oh = 0; oh < g->OH; oh++) {
         const float *restrict r0 = x + 2 * oh * W, *restrict r1 = r0 + W, *restrict go = gy + oh * OW;
         float *restrict d0 = dx + 2 * oh * W, *restrict d1 = d0 + W;
-#pragma omp simd
+#pragma omp simd reduction(+ : total)
         for (int64_t i = 0; i < OW; i++) {
             float za = r0[2 * i], zb = r0[2 * i + 1], zc = r1[2 * i], zd = r1[2 * i + 1];
             float a = floor_of(za, fl), b = floor_of(zb, fl), c = floor_of(zc, fl), d = floor_of(zd, fl);
@@ -266,6 +267,7 @@ ZEN_TARGET_CLONES static void max2_back_plane(const float *restrict x, const flo
             int td = (d > best) | (d != d);
             z = td ? zd : z;
             float gv = (0.0f + go[i]) * (z <= 0.0f ? dead : 1.0f);
+            total += gv;
             d0[2 * i] = tb | tc | td ? 0.0f : gv;
             d0[2 * i + 1] = tb & !(tc | td) ? gv : 0.0f;
             d1[2 * i] = tc & !td ? gv : 0.0f;
@@ -274,6 +276,7 @@ ZEN_TARGET_CLONES static void max2_back_plane(const float *restrict x, const flo
         if (W > 2 * OW) d0[W - 1] = d1[W - 1] = 0.0f; /* an odd last column is in no window */
     }
     for (int64_t i = 2 * g->OH * W; i < H * W; i++) dx[i] = 0.0f; /* nor an odd last row */
+    if (gsum) *gsum += total;
 }
 
 /* The same two kernels in AVX-512, for the short rows of small images (13 outputs on the
@@ -329,7 +332,8 @@ AVX512 static void max2_plane_avx512(const float *restrict x, float *restrict y,
 }
 
 AVX512 static void max2_back_plane_avx512(const float *restrict x, const float *restrict gy, float *restrict dx,
-                                          const pgeom *g) {
+                                          const pgeom *g, float *gsum) {
+    __m512 total = _mm512_setzero_ps();
     const int64_t H = g->H, W = g->W, OW = g->OW;
     const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
@@ -357,6 +361,7 @@ AVX512 static void max2_back_plane_avx512(const float *restrict x, const float *
             z = _mm512_mask_blend_ps(td, z, zd);
             __m512 gv = _mm512_add_ps(zero, _mm512_maskz_loadu_ps(mo, gy + oh * OW + ow0));
             gv = _mm512_mul_ps(gv, _mm512_mask_blend_ps(_mm512_cmp_ps_mask(z, zero, _CMP_LE_OQ), one, dead));
+            total = _mm512_add_ps(total, gv); /* lanes past the row's end hold 0 */
             /* mask logic with the k-register instructions (plain C operators on __mmask16 go
              * through general registers and back, which costs more than the rest) */
             __mmask16 cd = _kor_mask16(tc, td);
@@ -373,6 +378,7 @@ AVX512 static void max2_back_plane_avx512(const float *restrict x, const float *
     if (W > 2 * OW)
         for (int64_t r = 0; r < 2 * g->OH; r++) dx[r * W + W - 1] = 0.0f;
     for (int64_t i = 2 * g->OH * W; i < H * W; i++) dx[i] = 0.0f;
+    if (gsum) *gsum += _mm512_reduce_add_ps(total);
 }
 #undef AVX512
 #endif
@@ -392,7 +398,7 @@ static bool use_avx512(void) {
 }
 
 typedef void (*max2_fwd_fn)(const float *, float *, const pgeom *);
-typedef void (*max2_back_fn)(const float *, const float *, float *, const pgeom *);
+typedef void (*max2_back_fn)(const float *, const float *, float *, const pgeom *, float *);
 
 static max2_fwd_fn max2_forward_kernel(void) {
 #ifdef ZEN_POOL_AVX512
@@ -469,10 +475,10 @@ zen_tensor *zen__max_pool2d_back_node(zen_ctx *ctx, zen_tensor *gp, zen_tensor *
 }
 
 void zen__max_pool2d_back_planes(const int64_t *ip, int64_t C, int64_t H, int64_t W, const float *gp,
-                                 const float *x, float *dx) {
+                                 const float *x, float *dx, float *gsum) {
     pgeom g = {H, W, H / 2, W / 2, 2, 2, 2, 2, 0, 0, {0}, {0}, ip[IP_RELU] ? 0.0f : -INFINITY, ip[IP_RELU] != 0};
     max2_back_fn plane = max2_backward_kernel();
-    for (int64_t c = 0; c < C; c++) plane(x + c * H * W, gp + c * g.OH * g.OW, dx + c * H * W, &g);
+    for (int64_t c = 0; c < C; c++) plane(x + c * H * W, gp + c * g.OH * g.OW, dx + c * H * W, &g, gsum ? gsum + c : NULL);
 }
 
 /* ---- kernels ---- */
@@ -531,7 +537,8 @@ static void max_pool2d_back_forward(zen_tensor *out, zen_exec *ex) {
     if (is_2x2(&g)) {
         max2_back_fn plane = max2_backward_kernel();
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-        for (int64_t p = 0; p < planes; p++) plane(X + p * g.H * g.W, GY + p * g.OH * g.OW, DX + p * g.H * g.W, &g);
+        for (int64_t p = 0; p < planes; p++)
+            plane(X + p * g.H * g.W, GY + p * g.OH * g.OW, DX + p * g.H * g.W, &g, NULL);
         return;
     }
     size_t slot = max_back_slot(g.OW);

@@ -23,8 +23,9 @@ zen_tensor *zen__max_pool2d_back_node(zen_ctx *ctx, zen_tensor *gp, zen_tensor *
 
 /* dx (C planes of H x W, every element written) = the gradient of the pool's input x
  * (C planes of H x W) given the pooled gradient gp (C planes of H/2 x W/2), exactly as the
- * MAX_POOL2D_BACK node with these ip values computes it (fused relu included). One thread. */
+ * MAX_POOL2D_BACK node with these ip values computes it (fused relu included). With gsum,
+ * gsum[c] += the sum of plane c of dx (a bias gradient), from the windows' values. One thread. */
 void zen__max_pool2d_back_planes(const int64_t *ip, int64_t C, int64_t H, int64_t W, const float *gp,
-                                 const float *x, float *dx);
+                                 const float *x, float *dx, float *gsum);
 
 #endif
