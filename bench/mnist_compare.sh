@@ -3,10 +3,12 @@
 #
 #   bench/mnist_compare.sh [BUILD_DIR [EPOCHS [ROUNDS]]]      (defaults: build 3 1)
 #
-# For 1 and 2 threads: zen (BUILD_DIR/bench/bench_mnist_train), PyTorch as shipped, and
-# PyTorch in the best environment found for it on the reference machine ("tuned": glibc
-# malloc keeps freed memory instead of returning it, and OpenMP threads sleep rather than
-# spin when idle). Each run is its own process (so each peak RSS is its own) and times
+# For 1 and 2 threads: zen (BUILD_DIR/bench/bench_mnist_train) as built and with
+# OMP_WAIT_POLICY=PASSIVE ("zen passive": on a machine shared with other work, GNU OpenMP's
+# default of spinning while waiting at a barrier makes a two-thread team crawl whenever
+# one of its threads is descheduled), PyTorch as shipped, and PyTorch in the best
+# environment found for it on the reference machine ("tuned": glibc malloc keeps freed
+# memory instead of returning it, and OpenMP threads sleep rather than spin when idle). Each run is its own process (so each peak RSS is its own) and times
 # EPOCHS epochs of the 60000 MNIST training images (median), then inference over the
 # 10000 test images at batch 1000 and batch 1. With ROUNDS > 1 the whole set is repeated,
 # alternating the systems, and each number is the best round's: on a machine shared with
@@ -34,8 +36,9 @@ tuned() {
 r=1
 while [ "$r" -le "$rounds" ]; do
     for t in 1 2; do
-        echo "# round $r, $t thread(s): zen, torch shipped, torch tuned (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+        echo "# round $r, $t thread(s): zen, zen passive, torch shipped, torch tuned (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
         OMP_NUM_THREADS=$t "$zen_bin" "$t" "$epochs" >> "$out"
+        OMP_NUM_THREADS=$t OMP_WAIT_POLICY=PASSIVE ZEN_BENCH_ENV=passive "$zen_bin" "$t" "$epochs" >> "$out"
         OMP_NUM_THREADS=$t /usr/bin/python3 "$here/mnist_train_torch.py" --threads "$t" --epochs "$epochs" \
             --env shipped >> "$out"
         OMP_NUM_THREADS=$t tuned /usr/bin/python3 "$here/mnist_train_torch.py" --threads "$t" --epochs "$epochs" \

@@ -17,7 +17,8 @@
  * inside fit and so is timed, as the torch script times its x[idx] gathers. The batch
  * iterator gathers on a prefetch thread; the CPU time printed (cpu_s) shows what that adds.
  *
- * Output: RESULT lines (bench/bench.h protocol) read by bench/mnist_compare.py:
+ * Output: RESULT lines (bench/bench.h protocol) read by bench/mnist_compare.py (names
+ * prefixed zen.<env>. when $ZEN_BENCH_ENV is set):
  *   RESULT mnist_train threads=T median_ms=<ms per epoch> best_ms=.. samples_per_s=..
  *          cpu_s=<CPU seconds per epoch, median>
  *   RESULT mnist_predict_b1000 threads=T median_ms=<ms per 10000 images> images_per_s=..
@@ -84,6 +85,11 @@ static double time_predict(zen_ctx *ctx, zen_model *m, const zen_array *x, int b
 
 int main(int argc, char **argv) {
     int threads = bench_threads(argc, argv);
+    /* RESULT names: mnist_* as built, or zen.<env>.mnist_* with $ZEN_BENCH_ENV (the
+     * environment the runner set, e.g. "passive" for OMP_WAIT_POLICY=PASSIVE) */
+    const char *env = getenv("ZEN_BENCH_ENV");
+    char pre[64] = "";
+    if (env && *env) snprintf(pre, sizeof pre, "zen.%s.", env);
     int epochs = argc > 2 ? atoi(argv[2]) : 3;
     if (epochs < 1) epochs = 1;
     if (epochs > 16) epochs = 16;
@@ -150,19 +156,19 @@ int main(int argc, char **argv) {
     for (int e = 1; e < epochs; e++) best = t[e] < best ? t[e] : best;
     double med = epochs ? median(t, epochs) : 0, med_cpu = epochs ? median(cpu, epochs) : 0;
     double n = (double)train->n;
-    if (epochs) printf("RESULT mnist_train threads=%d median_ms=%.1f best_ms=%.1f samples_per_s=%.0f best_samples_per_s=%.0f "
+    if (epochs) printf("RESULT %smnist_train threads=%d median_ms=%.1f best_ms=%.1f samples_per_s=%.0f best_samples_per_s=%.0f "
            "cpu_s=%.3f loss=%.4f accuracy=%.4f\n",
-           threads, med * 1e3, best * 1e3, n / med, n / best, med_cpu, loss, acc);
+           pre, threads, med * 1e3, best * 1e3, n / med, n / best, med_cpu, loss, acc);
     fflush(stdout);
 
     if (train_only) return 0;
     double nt = (double)test->n;
     double tb = time_predict(ctx, m, test->x, 1000, 5);
-    printf("RESULT mnist_predict_b1000 threads=%d median_ms=%.1f images_per_s=%.0f\n", threads, tb * 1e3, nt / tb);
+    printf("RESULT %smnist_predict_b1000 threads=%d median_ms=%.1f images_per_s=%.0f\n", pre, threads, tb * 1e3, nt / tb);
     fflush(stdout);
     double t1 = time_predict(ctx, m, test->x, 1, 3);
-    printf("RESULT mnist_predict_b1 threads=%d median_ms=%.1f images_per_s=%.0f\n", threads, t1 * 1e3, nt / t1);
-    printf("RESULT mnist_memory threads=%d median_ms=0 peak_rss_mb=%.1f data_rss_mb=%.1f\n", threads,
+    printf("RESULT %smnist_predict_b1 threads=%d median_ms=%.1f images_per_s=%.0f\n", pre, threads, t1 * 1e3, nt / t1);
+    printf("RESULT %smnist_memory threads=%d median_ms=0 peak_rss_mb=%.1f data_rss_mb=%.1f\n", pre, threads,
            status_mb("VmHWM"), data_rss);
 
     zen_model_free(m);
