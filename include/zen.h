@@ -612,33 +612,49 @@ ZEN_API zen_tensor *zen_layer_weight(const zen_layer *l, int i, const char **nam
  * fit follows Keras: validation_split takes the LAST fraction of the samples before any
  * shuffling; the final partial batch is trained, not dropped; the reported loss and metrics
  * are averages over the epoch's samples; a NaN or Inf loss stops training with a message
- * naming the epoch and step.
+ * naming the epoch and step (on stderr and in zen_ctx_error; fit returns the history of the
+ * epochs before, with stopped_early set).
  * ------------------------------------------------------------------------------------- */
 
 typedef struct zen_optimizer zen_optimizer;
 
 /* An optimizer by Keras class name and config, e.g. zen_optimizer_new(ctx, "Adam",
- * "{\"learning_rate\": 0.001}"). Classes: SGD (momentum, nesterov, weight_decay), Adam,
- * AdamW, RMSprop, Adagrad, with Keras's defaults (Adam: learning_rate 1e-3, beta_1 0.9,
- * beta_2 0.999, epsilon 1e-7). Every optimizer also takes clipnorm (per tensor),
- * global_clipnorm and clipvalue. learning_rate is a number or a schedule:
+ * "{\"learning_rate\": 0.001}"), with Keras 3's update rules and defaults:
+ *   SGD      learning_rate 0.01, momentum 0, nesterov false
+ *   Adam     learning_rate 1e-3, beta_1 0.9, beta_2 0.999, epsilon 1e-7, amsgrad false
+ *   AdamW    as Adam, weight_decay 0.004
+ *   RMSprop  learning_rate 1e-3, rho 0.9, momentum 0, epsilon 1e-7, centered false
+ *   Adagrad  learning_rate 1e-3, initial_accumulator_value 0.1, epsilon 1e-7
+ * Where Keras and PyTorch differ, zen follows Keras: weight_decay (every class) decays the
+ * weights directly, w -= lr * weight_decay * w, before the update (torch's SGD, Adam, RMSprop
+ * and Adagrad add an L2 term to the gradient instead); Adam adds epsilon to sqrt(v) before
+ * the bias correction (torch after it); RMSprop and Adagrad add epsilon inside the square
+ * root (torch outside); SGD's and RMSprop's momentum buffers include the learning rate.
+ * Every optimizer also takes one of clipnorm (per tensor), global_clipnorm and clipvalue.
+ * Keras's other base arguments (name, use_ema, loss_scale_factor, ...) are accepted at
+ * their "off" values, so configs written by Keras's get_config load; an unknown key is an
+ * error. learning_rate is a positive number or a schedule (Keras's serialized form):
  *   {"class_name": "ExponentialDecay", "config": {"initial_learning_rate", "decay_steps",
  *        "decay_rate", "staircase"}}
  *   {"class_name": "StepDecay", "config": {"initial_learning_rate", "step_size", "gamma"}}
- *        (torch's StepLR in optimizer steps)
+ *        (not in Keras: torch's StepLR in optimizer steps, gamma 0.1)
  *   {"class_name": "PiecewiseConstantDecay", "config": {"boundaries", "values"}}
  *   {"class_name": "CosineDecay", "config": {"initial_learning_rate", "decay_steps", "alpha",
- *        "warmup_target", "warmup_steps"}} (linear warmup to warmup_target, then cosine)
+ *        "warmup_target", "warmup_steps"}} (linear warmup to warmup_target, then cosine;
+ *        without warmup_target no warmup)
  * config may be NULL for the defaults. */
 ZEN_API zen_optimizer *zen_optimizer_new(zen_ctx *ctx, const char *class_name, const char *config_json);
 ZEN_API void zen_optimizer_free(zen_optimizer *opt);
-/* The learning rate the next step will use (schedule applied), and an override of the base
- * rate (what ReduceLROnPlateau changes; a schedule is then scaled by the same factor). */
+/* The learning rate the next step will use (schedule applied), and an override of it (what
+ * ReduceLROnPlateau changes; a schedule is then scaled by the same factor; lr must be
+ * positive, else the context records an error and nothing changes). */
 ZEN_API float zen_optimizer_lr(const zen_optimizer *opt);
 ZEN_API void zen_optimizer_set_lr(zen_optimizer *opt, float lr);
 ZEN_API int64_t zen_optimizer_iterations(const zen_optimizer *opt);
 /* One update of each params[i] (dense f32 leaves) from params[i]->grad. The optimizer
- * keeps its state per parameter; pass the same list every step. Returns 0 or -1. */
+ * keeps its state per parameter; pass the same list every step. Clipping rewrites the
+ * gradients in place. Uses the context's threads (zen_ctx_set_threads); the result does not
+ * depend on their number. Returns 0 or -1. */
 ZEN_API int zen_optimizer_step(zen_optimizer *opt, int n, zen_tensor *const *params);
 
 /* Loss and metrics by Keras name. Losses: categorical_crossentropy (one-hot targets),
@@ -647,8 +663,10 @@ ZEN_API int zen_optimizer_step(zen_optimizer *opt, int n, zen_tensor *const *par
  * output, the cross-entropies are computed from the logits, fused and stable, as Keras does.
  * Metrics: accuracy (resolved from the loss to categorical, sparse or binary accuracy),
  * categorical_accuracy, sparse_categorical_accuracy, binary_accuracy,
- * top_k_categorical_accuracy (k 5) / sparse_top_k_categorical_accuracy, precision, recall,
- * f1_score (binary, threshold 0.5; macro-averaged over classes for multi-class outputs), mae.
+ * top_k_categorical_accuracy (k 5; ties with the k-th value count as in) /
+ * sparse_top_k_categorical_accuracy, precision, recall, f1_score (binary, threshold 0.5,
+ * element-wise for one output or binary_crossentropy; otherwise macro-averaged over all the
+ * classes of the output, from argmax), mae, mse.
  * The model takes ownership of opt. Returns 0 or -1. */
 ZEN_API int zen_model_compile(zen_model *m, zen_optimizer *opt, const char *loss, int nmetrics,
                               const char *const *metrics);
@@ -666,11 +684,13 @@ ZEN_API double zen_metrics_get(const zen_metrics *m, const char *name);
 /* Callbacks, given to fit. A user callback returns nonzero from a hook to stop training. */
 typedef struct zen_callback zen_callback;
 /* Stops when `monitor` (default "val_loss") has not improved by more than min_delta for
- * patience epochs; with restore_best_weights the best epoch's weights are put back. */
+ * patience epochs; with restore_best_weights the best epoch's weights are put back when
+ * training ends (as Keras 3: also when it ran all its epochs). */
 ZEN_API zen_callback *zen_early_stopping(const char *monitor, float min_delta, int patience, bool restore_best_weights);
 /* Saves the model to path after each epoch, or only when `monitor` improved. */
 ZEN_API zen_callback *zen_model_checkpoint(const char *path, const char *monitor, bool save_best_only);
-/* Appends one row per epoch (epoch, then every log) to a CSV file. */
+/* Writes one row per epoch (epoch from 0, then every log) to a CSV file, which is truncated
+ * when training begins (Keras's append=False). */
 ZEN_API zen_callback *zen_csv_logger(const char *path);
 /* Multiplies the learning rate by factor when monitor has not improved for patience epochs. */
 ZEN_API zen_callback *zen_reduce_lr_on_plateau(const char *monitor, float factor, int patience, float min_delta,
@@ -712,7 +732,7 @@ ZEN_API void zen_history_free(zen_history *h);
 
 /* Loss and compiled metrics over a dataset. Returns 0 or -1. */
 ZEN_API int zen_model_evaluate(zen_model *m, const zen_dataset *d, int batch_size, zen_metrics *out);
-/* The model's (first) output for every sample of x, in batches. */
+/* The model's (first) output for every sample of x, in batches; needs no compile. */
 ZEN_API zen_array *zen_model_predict(zen_model *m, const zen_array *x, int batch_size);
 
 /* The model as one file: a safetensors file whose __metadata__ holds the JSON spec (and

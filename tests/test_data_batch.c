@@ -6,34 +6,7 @@
 
 #include <stddef.h>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define NOALLOC_SUPPORTED 0 /* the sanitizer owns malloc */
-#else
-#define NOALLOC_SUPPORTED 1
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void *__libc_memalign(size_t, size_t);
-static volatile int counting;
-static volatile long allocations;
-void *malloc(size_t n) {
-    if (counting) __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
-    return __libc_malloc(n);
-}
-void *calloc(size_t a, size_t b) {
-    if (counting) __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
-    return __libc_calloc(a, b);
-}
-void *realloc(void *p, size_t n) {
-    if (counting) __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
-    return __libc_realloc(p, n);
-}
-int posix_memalign(void **p, size_t align, size_t n) {
-    if (counting) __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
-    *p = __libc_memalign(align, n);
-    return *p ? 0 : 12;
-}
-#endif
+#include "alloc_counter.h"
 
 enum { XR = 6, YR = 2 }; /* x rows [3, 2], y rows [2] */
 
@@ -215,7 +188,7 @@ TEST(test_batches_edges) {
 }
 
 TEST(test_batches_allocate_nothing) {
-#if NOALLOC_SUPPORTED
+#if ALLOC_COUNTER_SUPPORTED
     zen_ctx *ctx = zen_ctx_new();
     zen_dataset *d = make_data(ctx, 500);
     int64_t order[500];
@@ -230,15 +203,14 @@ TEST(test_batches_allocate_nothing) {
         zen_batch b;
         while (zen_batch_iter_next(it, &b)) {
         }
-        allocations = 0;
-        counting = 1;
+        alloc_counter_start();
         int batches = 0;
         for (int epoch = 0; epoch < 3; epoch++) {
             zen_shuffle(&r, order, 500);
             zen_batch_iter_reset(it, order);
             while (zen_batch_iter_next(it, &b)) batches++;
         }
-        counting = 0;
+        long allocations = alloc_counter_stop();
         printf("    mode %d: %ld allocations over %d batches\n", mode, allocations, batches);
         CHECK(allocations == 0 && batches == 48);
         zen_batch_iter_free(it);

@@ -276,6 +276,25 @@ zen_tensor *zen__to_nhwc(zen_ctx *ctx, zen_tensor *x) {
     return zen__dense(ctx, zen_permute(ctx, x, (int[]){0, 2, 3, 1}));
 }
 
+int zen__internal_axis(int keras_axis, int rank) {
+    static const int nchw[4] = {0, 2, 3, 1};
+    return rank == 4 && keras_axis >= 0 && keras_axis < 4 ? nchw[keras_axis] : keras_axis;
+}
+
+zen_tensor *zen__broadcast_weight(zen_ctx *ctx, zen_tensor *w, int rank, int naxes, const int *axes) {
+    if (!w) return NULL;
+    int64_t shape[ZEN_MAX_DIMS];
+    for (int d = 0; d < rank; d++) shape[d] = 1;
+    int64_t numel = 1;
+    for (int k = 0; k < naxes; k++) {
+        int64_t size = k < w->ndim ? w->shape[k] : 1;
+        shape[axes[k]] = size;
+        numel *= size;
+    }
+    if (numel != zen_numel(w)) return zen__fail(ctx, "zen__broadcast_weight: weight does not fit the axes");
+    return zen__to_nchw(ctx, zen_reshape(ctx, w, rank, shape));
+}
+
 /* ---- weights and initializers ---- */
 
 /* Keras initializer names, from a string or a {"class_name": ...} object, as snake_case. */
@@ -347,6 +366,9 @@ zen_tensor *zen__layer_add_weight(zen_layer *l, zen_model *m, const char *name, 
     cJSON *v = cfg_get(l, key);
     if (v) {
         if (!initializer_name(v, spec, sizeof spec)) return zen__layer_fail(l, "%s must name an initializer", key), NULL;
+        /* Keras's short aliases */
+        if (!strcmp(spec, "uniform")) snprintf(spec, sizeof spec, "random_uniform");
+        if (!strcmp(spec, "normal")) snprintf(spec, sizeof spec, "random_normal");
     } else {
         snprintf(spec, sizeof spec, "%s", initializer);
     }

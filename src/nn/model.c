@@ -65,7 +65,8 @@ static int push_node(zen_model *m, zen_node node) {
     return m->nnodes++;
 }
 
-/* Keras's default layer names: the class in snake_case, then _1, _2, ... */
+/* Keras's default layer names: the class in snake_case, then _1, _2, ... (Keras counts
+ * only the layers it named itself: the first of these names not taken yet). */
 static void default_name(const zen_model *m, const zen_layer *l, char *out, size_t n) {
     const char *c = l->type->class_name;
     char snake[48];
@@ -79,10 +80,13 @@ static void default_name(const zen_model *m, const zen_layer *l, char *out, size
     }
     snake[j] = 0;
     if (!strcmp(snake, "input")) snprintf(snake, sizeof snake, "input_layer");
-    int same = 0;
-    for (int i = 0; i < m->nlayers; i++) same += m->layers[i]->type == l->type;
-    if (same) snprintf(out, n, "%s_%d", snake, same);
-    else snprintf(out, n, "%s", snake);
+    for (int k = 0;; k++) {
+        if (k) snprintf(out, n, "%s_%d", snake, k);
+        else snprintf(out, n, "%s", snake);
+        bool taken = false;
+        for (int i = 0; i < m->nlayers && !taken; i++) taken = !strcmp(m->layers[i]->name, out);
+        if (!taken) return;
+    }
 }
 
 static int adopt_layer(zen_model *m, zen_layer *l) {

@@ -138,6 +138,14 @@ const char *zen__activation_name(zen_activation act);
 /* NCHW <-> NHWC conversions used where Keras's layout shows (Input, Flatten, Reshape). */
 zen_tensor *zen__to_nchw(zen_ctx *ctx, zen_tensor *x);
 zen_tensor *zen__to_nhwc(zen_ctx *ctx, zen_tensor *x);
+/* Keras axes count the batch dim (0) and are channels-last. keras_axis (0..rank-1) of a
+ * tensor of `rank` dims (batch included) as an axis of zen's tensor: the same, except
+ * for 4-D images, kept NCHW: H 1 -> 2, W 2 -> 3, C 3 -> 1. */
+int zen__internal_axis(int keras_axis, int rank);
+/* A per-feature weight w (the sizes of Keras axes axes[0] < axes[1] < ... of a rank-dim
+ * input) reshaped to broadcast against that input as zen keeps it (1 on every other dim,
+ * NCHW for 4-D). */
+zen_tensor *zen__broadcast_weight(zen_ctx *ctx, zen_tensor *w, int rank, int naxes, const int *axes);
 
 /* The layer types, by Keras class name (layers/ files). NULL if unknown. */
 const zen_layer_type *zen__layer_type(const char *class_name);

@@ -5,6 +5,25 @@
 
 static bool is_input_class(const char *cls) { return !strcmp(cls, "Input") || !strcmp(cls, "InputLayer"); }
 
+/* Which application of its layer node i is (0 for the first). */
+static int application_index(const zen_model *m, int i) {
+    int k = 0;
+    for (int j = 0; j < i; j++) k += m->nodes[j].layer == m->nodes[i].layer;
+    return k;
+}
+
+/* A reference to node i: the layer's name, or Keras's [name, k, 0] for the k-th
+ * application of a shared layer (k > 0). */
+static cJSON *ref_json(const zen_model *m, int i) {
+    int k = application_index(m, i);
+    if (k == 0) return cJSON_CreateString(m->nodes[i].layer->name);
+    cJSON *a = cJSON_CreateArray();
+    cJSON_AddItemToArray(a, cJSON_CreateString(m->nodes[i].layer->name));
+    cJSON_AddItemToArray(a, cJSON_CreateNumber(k));
+    cJSON_AddItemToArray(a, cJSON_CreateNumber(0));
+    return a;
+}
+
 char *zen_model_to_json(const zen_model *m) {
     if (!m) return NULL;
     cJSON *root = cJSON_CreateObject();
@@ -21,24 +40,27 @@ char *zen_model_to_json(const zen_model *m) {
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "class_name", node->layer->type->class_name);
         cJSON_AddStringToObject(e, "name", node->layer->name);
-        cJSON *c = cJSON_Duplicate(node->layer->config, true);
-        cJSON_DeleteItemFromObject(c, "name");
-        cJSON_AddItemToObject(e, "config", c);
+        if (application_index(m, i) == 0) {
+            cJSON *c = cJSON_Duplicate(node->layer->config, true);
+            cJSON_DeleteItemFromObject(c, "name");
+            cJSON_AddItemToObject(e, "config", c);
+        } else {
+            cJSON_AddBoolToObject(e, "reuse", true); /* the layer above, applied again */
+        }
         if (!sequential && node->n_in) {
             cJSON *in = cJSON_AddArrayToObject(e, "inbound_nodes");
-            for (int k = 0; k < node->n_in; k++)
-                cJSON_AddItemToArray(in, cJSON_CreateString(m->nodes[node->inputs[k]].layer->name));
+            for (int k = 0; k < node->n_in; k++) cJSON_AddItemToArray(in, ref_json(m, node->inputs[k]));
         }
         cJSON_AddItemToArray(layers, e);
     }
     if (!sequential) {
         cJSON *ins = cJSON_AddArrayToObject(cfg, "input_layers");
-        for (int k = 0; k < m->ninputs; k++) cJSON_AddItemToArray(ins, cJSON_CreateString(m->nodes[m->inputs[k]].layer->name));
+        for (int k = 0; k < m->ninputs; k++) cJSON_AddItemToArray(ins, ref_json(m, m->inputs[k]));
         cJSON *outs = cJSON_AddArrayToObject(cfg, "output_layers");
         int nout = m->noutputs ? m->noutputs : 1;
         for (int k = 0; k < nout; k++) {
             int o = m->noutputs ? m->outputs[k] : m->nnodes - 1;
-            cJSON_AddItemToArray(outs, cJSON_CreateString(m->nodes[o].layer->name));
+            cJSON_AddItemToArray(outs, ref_json(m, o));
         }
     }
     char *s = cJSON_Print(root);
@@ -46,22 +68,32 @@ char *zen_model_to_json(const zen_model *m) {
     return s;
 }
 
-/* The name of a referenced layer: "conv" or Keras's ["conv", 0, 0, {}] (nested once more
- * in Keras 2's inbound_nodes). */
-static const char *ref_name(const cJSON *v) {
-    while (cJSON_IsArray(v)) v = cJSON_GetArrayItem(v, 0);
-    return cJSON_GetStringValue(v);
+/* A reference to a layer's output: "conv" (its first application) or Keras's
+ * ["conv", k, 0] (its k-th), possibly nested once more as Keras 2 writes inbound_nodes. */
+typedef struct { const char *name; int k; } layer_ref;
+
+static layer_ref ref_of(const cJSON *v) {
+    while (cJSON_IsArray(v) && cJSON_IsArray(cJSON_GetArrayItem(v, 0))) v = cJSON_GetArrayItem(v, 0);
+    if (cJSON_IsString(v)) return (layer_ref){v->valuestring, 0};
+    const cJSON *k = cJSON_GetArrayItem(v, 1);
+    return (layer_ref){cJSON_GetStringValue(cJSON_GetArrayItem(v, 0)), cJSON_IsNumber(k) ? (int)k->valuedouble : 0};
 }
 
-/* Node of the model whose layer is called name (its latest application), or -1. */
-static int node_named(const zen_model *m, const char *name) {
-    for (int i = m->nnodes - 1; name && i >= 0; i--)
-        if (!strcmp(m->nodes[i].layer->name, name)) return i;
+/* The node of the k-th application of the layer called name, or -1. */
+static int node_of(const zen_model *m, layer_ref r) {
+    for (int i = 0, seen = 0; r.name && i < m->nnodes; i++)
+        if (!strcmp(m->nodes[i].layer->name, r.name) && seen++ == r.k) return i;
     return -1;
 }
 
-/* Collects the references of a list (flattening Keras's nesting) into names[]. */
-static int ref_list(const cJSON *list, const char **names, int cap) {
+static zen_layer *layer_named(const zen_model *m, const char *name) {
+    for (int i = 0; name && i < m->nlayers; i++)
+        if (!strcmp(m->layers[i]->name, name)) return m->layers[i];
+    return NULL;
+}
+
+/* Collects the references of a list (flattening Keras 2's extra nesting) into refs[]. */
+static int ref_list(const cJSON *list, layer_ref *refs, int cap) {
     int n = 0;
     const cJSON *items = list;
     /* Keras 2: [[["a", 0, 0, {}], ["b", 0, 0, {}]]] — one call with two inputs */
@@ -71,7 +103,7 @@ static int ref_list(const cJSON *list, const char **names, int cap) {
     const cJSON *it;
     cJSON_ArrayForEach(it, items) {
         if (n == cap) return -1;
-        names[n++] = ref_name(it);
+        refs[n++] = ref_of(it);
     }
     return n;
 }
@@ -119,40 +151,49 @@ zen_model *zen_model_from_json(zen_ctx *ctx, const char *json) {
             cJSON_Delete(root);
             return spec_fail(m, "model spec: layers[%s] has no class_name%s", where, "");
         }
-        cJSON *lcfg = cJSON_GetObjectItem(e, "config");
-        char *text = lcfg ? cJSON_PrintUnformatted(lcfg) : NULL;
-        zen_layer *l = zen_layer_new(ctx, lcls, text);
-        free(text);
-        if (!l) {
-            cJSON_Delete(root);
-            zen_model_free(m);
-            return NULL;
-        }
         const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(e, "name"));
-        if (name) snprintf(l->name, sizeof l->name, "%s", name); /* beside config, as Keras writes it */
+        bool reuse = cJSON_IsTrue(cJSON_GetObjectItem(e, "reuse"));
+        zen_layer *l;
+        if (reuse) { /* a shared layer applied again */
+            l = layer_named(m, name);
+            if (!l) {
+                cJSON_Delete(root);
+                return spec_fail(m, "model spec: layers[%s] reuses '%s', which is not defined before it", where,
+                                 name ? name : "(no name)");
+            }
+        } else {
+            cJSON *lcfg = cJSON_GetObjectItem(e, "config");
+            char *text = lcfg ? cJSON_PrintUnformatted(lcfg) : NULL;
+            l = zen_layer_new(ctx, lcls, text);
+            free(text);
+            if (!l) {
+                cJSON_Delete(root);
+                zen_model_free(m);
+                return NULL;
+            }
+            if (name) snprintf(l->name, sizeof l->name, "%s", name); /* beside config, as Keras writes it */
+        }
         int id;
         if (is_input_class(lcls)) {
             id = zen_model_apply(m, l, 0, NULL);
         } else if (!functional) {
             id = zen_model_add(m, l);
         } else {
-            const char *refs[ZEN_LAYER_MAX_INPUTS];
+            layer_ref refs[ZEN_LAYER_MAX_INPUTS];
             int n = ref_list(cJSON_GetObjectItem(e, "inbound_nodes"), refs, ZEN_LAYER_MAX_INPUTS);
-            if (n <= 0) {
-                zen_layer_free(l);
-                cJSON_Delete(root);
-                return spec_fail(m, "model spec: layer '%s' needs inbound_nodes (the names of its inputs)%s",
-                                 name ? name : where, "");
-            }
             int inputs[ZEN_LAYER_MAX_INPUTS];
-            for (int k = 0; k < n; k++) {
-                inputs[k] = node_named(m, refs[k]);
-                if (inputs[k] < 0) {
-                    zen_layer_free(l);
-                    cJSON_Delete(root);
-                    return spec_fail(m, "model spec: layer '%s' reads '%s', which is not defined before it",
-                                     name ? name : where, refs[k] ? refs[k] : "(not a name)");
-                }
+            const char *bad = n <= 0 ? "" : NULL;
+            for (int k = 0; k < n && !bad; k++) {
+                inputs[k] = node_of(m, refs[k]);
+                if (inputs[k] < 0) bad = refs[k].name ? refs[k].name : "(not a name)";
+            }
+            if (bad) {
+                if (!reuse) zen_layer_free(l);
+                cJSON_Delete(root);
+                return *bad ? spec_fail(m, "model spec: layer '%s' reads '%s', which is not defined before it",
+                                        name ? name : where, bad)
+                            : spec_fail(m, "model spec: layer '%s' needs inbound_nodes (the names of its inputs)%s",
+                                        name ? name : where, "");
             }
             id = zen_model_apply(m, l, n, inputs);
         }
@@ -164,13 +205,13 @@ zen_model *zen_model_from_json(zen_ctx *ctx, const char *json) {
     }
     cJSON *outs = cJSON_GetObjectItem(cfg, "output_layers");
     if (outs) {
-        const char *refs[ZEN_MODEL_MAX_IO];
+        layer_ref refs[ZEN_MODEL_MAX_IO];
         int n = ref_list(outs, refs, ZEN_MODEL_MAX_IO), ids[ZEN_MODEL_MAX_IO];
         for (int k = 0; k < n; k++) {
-            ids[k] = node_named(m, refs[k]);
+            ids[k] = node_of(m, refs[k]);
             if (ids[k] < 0) {
                 cJSON_Delete(root);
-                return spec_fail(m, "model spec: output layer '%s' is not defined%s", refs[k] ? refs[k] : "?", "");
+                return spec_fail(m, "model spec: output layer '%s' is not defined%s", refs[k].name ? refs[k].name : "?", "");
             }
         }
         if (n <= 0 || zen_model_set_outputs(m, n, ids) != 0) {

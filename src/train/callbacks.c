@@ -3,6 +3,7 @@
  * everything else minimised). */
 #include "train.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -95,14 +96,19 @@ void zen__weights_restore(zen_model *m, const float *buf) {
         }
 }
 
-/* ---- EarlyStopping ---- */
+/* ---- EarlyStopping ----
+ * As Keras 3: stop when the monitored value has not improved (by more than min_delta) for
+ * `patience` epochs (never after the first epoch); with restore_best_weights, the weights
+ * of the best epoch are put back when training ends — also when it ran to the last epoch
+ * or stopped for another reason. Every weight is saved, non-trainable ones too. */
 
 typedef struct {
     monitor mon;
     int patience;
     bool restore;
     float *best_weights;
-    int best_epoch;
+    int64_t nweights; /* floats in best_weights */
+    int best_epoch, stopped_epoch;
 } early_stopping;
 
 static void early_free(void *s) {
@@ -113,11 +119,26 @@ static void early_free(void *s) {
 
 static int early_begin(zen_callback *cb, zen_fit_state *st) {
     early_stopping *e = cb->state;
-    (void)st;
     char name[40];
     snprintf(name, sizeof name, "%s", e->mon.name);
     monitor_init(&e->mon, name, e->mon.min_delta);
     e->best_epoch = -1;
+    e->stopped_epoch = -1;
+    /* The callback may be reused with another model: size the buffer for this one. */
+    int64_t n = total_weights(st->model);
+    if (e->restore && n != e->nweights) {
+        free(e->best_weights);
+        e->best_weights = NULL;
+        e->nweights = 0;
+    }
+    if (e->restore && !e->best_weights) {
+        e->best_weights = malloc((size_t)(n ? n : 1) * sizeof *e->best_weights);
+        if (!e->best_weights) {
+            zen__fail(st->model->ctx, "EarlyStopping: out of memory for the best weights");
+            return 1;
+        }
+        e->nweights = n;
+    }
     return 0;
 }
 
@@ -127,18 +148,26 @@ static int early_epoch(zen_callback *cb, zen_fit_state *st, int epoch, const zen
     if (r < 0) return 0;
     if (r == 1) {
         e->best_epoch = epoch;
-        if (e->restore) e->best_weights = zen__weights_snapshot(st->model, e->best_weights);
+        if (e->restore && e->best_weights) zen__weights_snapshot(st->model, e->best_weights);
         return 0;
     }
-    if (e->mon.wait >= e->patience) {
-        if (e->restore && e->best_weights) {
-            zen__weights_restore(st->model, e->best_weights);
-            printf("EarlyStopping: restoring the weights of epoch %d (best %s %.4f)\n", e->best_epoch + 1, e->mon.name,
-                   e->mon.best);
-        }
-        printf("EarlyStopping: stopped after epoch %d (%s did not improve for %d epochs)\n", epoch + 1, e->mon.name,
-               e->patience);
+    if (e->mon.wait >= e->patience && epoch > 0) {
+        e->stopped_epoch = epoch;
         return 1;
+    }
+    return 0;
+}
+
+static int early_end(zen_callback *cb, zen_fit_state *st) {
+    early_stopping *e = cb->state;
+    if (e->stopped_epoch >= 0 && st->verbose)
+        printf("Epoch %d: early stopping (%s did not improve for %d epochs)\n", e->stopped_epoch + 1, e->mon.name,
+               e->patience);
+    if (e->restore && e->best_weights && e->best_epoch >= 0) {
+        zen__weights_restore(st->model, e->best_weights);
+        if (st->verbose)
+            printf("Restoring model weights from the end of the best epoch: %d (%s %.4f).\n", e->best_epoch + 1,
+                   e->mon.name, e->mon.best);
     }
     return 0;
 }
@@ -152,11 +181,13 @@ zen_callback *zen_early_stopping(const char *monitor_name, float min_delta, int 
     e->restore = restore_best_weights;
     cb->on_train_begin = early_begin;
     cb->on_epoch_end = early_epoch;
+    cb->on_train_end = early_end;
     cb->free_state = early_free;
     return cb;
 }
 
-/* ---- ModelCheckpoint ---- */
+/* ---- ModelCheckpoint ----
+ * Keras keeps the best value across fits of the same callback; so does this. */
 
 typedef struct {
     monitor mon;
@@ -166,17 +197,20 @@ typedef struct {
 
 static int checkpoint_epoch(zen_callback *cb, zen_fit_state *st, int epoch, const zen_metrics *logs) {
     checkpoint *c = cb->state;
-    (void)epoch;
+    double before = c->mon.best;
     if (c->best_only && monitor_update(&c->mon, logs) != 1) return 0;
     if (zen_model_save(st->model, c->path) != 0) {
         fprintf(stderr, "ModelCheckpoint: %s\n", zen_ctx_error(st->model->ctx));
         return 1;
     }
+    if (st->verbose && c->best_only)
+        printf("Epoch %d: %s improved from %.5f to %.5f, saving model to %s\n", epoch + 1, c->mon.name, before,
+               c->mon.best, c->path);
     return 0;
 }
 
 zen_callback *zen_model_checkpoint(const char *path, const char *monitor_name, bool save_best_only) {
-    if (!path) return NULL;
+    if (!path || strlen(path) >= sizeof ((checkpoint *)0)->path) return NULL;
     zen_callback *cb = callback_new("ModelCheckpoint", sizeof(checkpoint));
     if (!cb) return NULL;
     checkpoint *c = cb->state;
@@ -187,7 +221,10 @@ zen_callback *zen_model_checkpoint(const char *path, const char *monitor_name, b
     return cb;
 }
 
-/* ---- CSVLogger ---- */
+/* ---- CSVLogger ----
+ * As Keras's CSVLogger(append=False): the file is truncated when training begins and gets
+ * the header ("epoch" and the log names, in log order) with the first row. Epochs are
+ * numbered from 0, as Keras writes them. */
 
 typedef struct {
     char path[1024];
@@ -196,34 +233,43 @@ typedef struct {
 
 static int csv_begin(zen_callback *cb, zen_fit_state *st) {
     csv_logger *c = cb->state;
-    (void)st;
     c->header_done = false;
+    FILE *f = fopen(c->path, "w");
+    if (!f || fclose(f) != 0) {
+        zen__fail(st->model->ctx, "CSVLogger: cannot write %s: %s", c->path, strerror(errno));
+        fprintf(stderr, "%s\n", zen_ctx_error(st->model->ctx));
+        return 1;
+    }
     return 0;
 }
 
 static int csv_epoch(zen_callback *cb, zen_fit_state *st, int epoch, const zen_metrics *logs) {
     csv_logger *c = cb->state;
-    FILE *f = fopen(c->path, c->header_done || epoch > 0 ? "a" : "w");
+    FILE *f = fopen(c->path, "a");
     if (!f) {
-        zen__fail(st->model->ctx, "CSVLogger: cannot write %s", c->path);
+        zen__fail(st->model->ctx, "CSVLogger: cannot write %s: %s", c->path, strerror(errno));
         fprintf(stderr, "%s\n", zen_ctx_error(st->model->ctx));
         return 1;
     }
-    if (!c->header_done && epoch == 0) {
+    if (!c->header_done) {
         fprintf(f, "epoch");
         for (int i = 0; i < logs->n; i++) fprintf(f, ",%s", logs->names[i]);
         fprintf(f, "\n");
+        c->header_done = true;
     }
-    c->header_done = true;
     fprintf(f, "%d", epoch);
     for (int i = 0; i < logs->n; i++) fprintf(f, ",%.9g", logs->values[i]);
     fprintf(f, "\n");
-    fclose(f);
+    if (fclose(f) != 0) {
+        zen__fail(st->model->ctx, "CSVLogger: writing %s failed", c->path);
+        fprintf(stderr, "%s\n", zen_ctx_error(st->model->ctx));
+        return 1;
+    }
     return 0;
 }
 
 zen_callback *zen_csv_logger(const char *path) {
-    if (!path) return NULL;
+    if (!path || strlen(path) >= sizeof ((csv_logger *)0)->path) return NULL;
     zen_callback *cb = callback_new("CSVLogger", sizeof(csv_logger));
     if (!cb) return NULL;
     snprintf(((csv_logger *)cb->state)->path, sizeof ((csv_logger *)cb->state)->path, "%s", path);
@@ -232,7 +278,7 @@ zen_callback *zen_csv_logger(const char *path) {
     return cb;
 }
 
-/* ---- ReduceLROnPlateau ---- */
+/* ---- ReduceLROnPlateau ---- (Keras's algorithm, step for step) */
 
 typedef struct {
     monitor mon;
@@ -240,19 +286,43 @@ typedef struct {
     int patience, cooldown, cooldown_left;
 } reduce_lr;
 
+static int reduce_begin(zen_callback *cb, zen_fit_state *st) {
+    reduce_lr *r = cb->state;
+    (void)st;
+    char name[40];
+    snprintf(name, sizeof name, "%s", r->mon.name);
+    monitor_init(&r->mon, name, r->mon.min_delta);
+    r->cooldown_left = 0;
+    return 0;
+}
+
 static int reduce_epoch(zen_callback *cb, zen_fit_state *st, int epoch, const zen_metrics *logs) {
     reduce_lr *r = cb->state;
-    if (r->cooldown_left > 0) r->cooldown_left--;
-    if (monitor_update(&r->mon, logs) != 0) return 0;
-    if (r->cooldown_left > 0) r->mon.wait = 0;
-    if (r->mon.wait >= r->patience) {
-        float lr = zen_optimizer_lr(st->opt);
-        if (lr > r->min_lr) {
-            float next = lr * r->factor < r->min_lr ? r->min_lr : lr * r->factor;
-            zen_optimizer_set_lr(st->opt, next);
-            printf("ReduceLROnPlateau: epoch %d, learning rate %.6g -> %.6g\n", epoch + 1, lr, next);
-            r->cooldown_left = r->cooldown;
-            r->mon.wait = 0;
+    double v = zen_metrics_get(logs, r->mon.name);
+    if (isnan(v)) {
+        fprintf(stderr, "warning: ReduceLROnPlateau monitors '%s', which is not in the logs\n", r->mon.name);
+        return 0;
+    }
+    if (r->cooldown_left > 0) {
+        r->cooldown_left--;
+        r->mon.wait = 0;
+    }
+    bool better = r->mon.maximize ? v - r->mon.min_delta > r->mon.best : v + r->mon.min_delta < r->mon.best;
+    if (better) {
+        r->mon.best = v;
+        r->mon.wait = 0;
+    } else if (r->cooldown_left == 0) {
+        r->mon.wait++;
+        if (r->mon.wait >= r->patience) {
+            float lr = zen_optimizer_lr(st->opt);
+            if (lr > r->min_lr) {
+                float next = lr * r->factor < r->min_lr ? r->min_lr : lr * r->factor;
+                zen_optimizer_set_lr(st->opt, next);
+                if (st->verbose)
+                    printf("Epoch %d: ReduceLROnPlateau reducing learning rate to %.6g.\n", epoch + 1, next);
+                r->cooldown_left = r->cooldown;
+                r->mon.wait = 0;
+            }
         }
     }
     return 0;
@@ -260,7 +330,7 @@ static int reduce_epoch(zen_callback *cb, zen_fit_state *st, int epoch, const ze
 
 zen_callback *zen_reduce_lr_on_plateau(const char *monitor_name, float factor, int patience, float min_delta,
                                        int cooldown, float min_lr) {
-    if (!(factor > 0 && factor < 1)) return NULL;
+    if (!(factor > 0 && factor < 1) || patience < 0 || cooldown < 0 || !(min_lr >= 0)) return NULL;
     zen_callback *cb = callback_new("ReduceLROnPlateau", sizeof(reduce_lr));
     if (!cb) return NULL;
     reduce_lr *r = cb->state;
@@ -269,6 +339,7 @@ zen_callback *zen_reduce_lr_on_plateau(const char *monitor_name, float factor, i
     r->patience = patience;
     r->cooldown = cooldown;
     r->min_lr = min_lr;
+    cb->on_train_begin = reduce_begin;
     cb->on_epoch_end = reduce_epoch;
     return cb;
 }

@@ -3,6 +3,7 @@
  * dashed. Also reads a history back from a CSVLogger file, for `zen plot`. */
 #include "train.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -19,6 +20,21 @@ static double nice_step(double range, int n) {
     double raw = range / n, p = pow(10, floor(log10(raw)));
     double f = raw / p;
     return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * p;
+}
+
+/* Writes text with XML's special characters escaped (names come from CSV files too). */
+static void xml_text(FILE *f, const char *s) {
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '&': fputs("&amp;", f); break;
+        case '\'': fputs("&apos;", f); break;
+        case '"': fputs("&quot;", f); break;
+        default:
+            if ((unsigned char)*s >= 0x20) fputc(*s, f);
+        }
+    }
 }
 
 static bool is_val(const char *name) { return !strncmp(name, "val_", 4); }
@@ -39,21 +55,28 @@ static void panel(FILE *f, const zen_history *h, int y0, bool losses, const char
         }
     int pw = W - LEFT - RIGHT, ph = PANEL_H - 80;
     fprintf(f, "<text x='%d' y='%d' font-size='15' font-weight='bold'>%s</text>\n", LEFT, y0 + 20, title);
-    if (!isfinite(lo)) {
+    if (!isfinite(lo) || !isfinite(hi - lo)) {
         fprintf(f, "<text x='%d' y='%d' font-size='13' fill='#666'>(no values)</text>\n", LEFT, y0 + 60);
         return;
     }
-    if (hi - lo < 1e-12) hi = lo + (fabs(lo) > 1e-6 ? fabs(lo) * 0.1 : 1);
+    /* a flat curve (or one within rounding of flat) gets a range around its value */
+    if (hi - lo <= 1e-9 * fmax(1, fmax(fabs(lo), fabs(hi)))) {
+        double pad = fabs(lo) > 1e-6 ? fabs(lo) * 0.1 : 1;
+        lo -= pad;
+        hi += pad;
+    }
     double step = nice_step(hi - lo, 5);
     lo = floor(lo / step) * step;
     hi = ceil(hi / step) * step;
+    int nticks = (int)fmin(50, round((hi - lo) / step));
     int py = y0 + 35;
     double ex0 = h->first_epoch + 1, ex1 = h->first_epoch + h->epochs;
     if (ex1 <= ex0) ex1 = ex0 + 1;
 #define X(e) (LEFT + (int)((((e) - ex0) / (ex1 - ex0)) * pw))
 #define Y(v) (py + ph - (int)((((v) - lo) / (hi - lo)) * ph))
     fprintf(f, "<rect x='%d' y='%d' width='%d' height='%d' fill='none' stroke='#333'/>\n", LEFT, py, pw, ph);
-    for (double v = lo; v <= hi + step / 2; v += step) {
+    for (int k = 0; k <= nticks; k++) {
+        double v = lo + k * step;
         fprintf(f, "<line x1='%d' y1='%d' x2='%d' y2='%d' stroke='#ddd'/>\n", LEFT, Y(v), LEFT + pw, Y(v));
         fprintf(f, "<text x='%d' y='%d' font-size='11' text-anchor='end'>%.4g</text>\n", LEFT - 6, Y(v) + 4, v);
     }
@@ -92,19 +115,21 @@ static void panel(FILE *f, const zen_history *h, int y0, bool losses, const char
         int ly = py + 10 + 20 * series++;
         fprintf(f, "<line x1='%d' y1='%d' x2='%d' y2='%d' stroke='%s' stroke-width='2'%s/>\n", LEFT + pw + 15, ly,
                 LEFT + pw + 45, ly, col, is_val(name) ? " stroke-dasharray='6 4'" : "");
-        fprintf(f, "<text x='%d' y='%d' font-size='12'>%s</text>\n", LEFT + pw + 52, ly + 4, name);
+        fprintf(f, "<text x='%d' y='%d' font-size='12'>", LEFT + pw + 52, ly + 4);
+        xml_text(f, name);
+        fprintf(f, "</text>\n");
     }
 #undef X
 #undef Y
 }
 
 int zen_history_plot_svg(zen_ctx *ctx, const zen_history *h, const char *path) {
-    if (!h || !path) return -1;
+    if (!h || !path) return zen__fail(ctx, "zen_history_plot_svg: %s is NULL", h ? "path" : "the history"), -1;
     if (h->epochs < 1) return zen__fail(ctx, "zen_history_plot_svg: the history has no epochs"), -1;
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
-    if (!f) return zen__fail(ctx, "zen_history_plot_svg: cannot write %s", path), -1;
+    if (!f) return zen__fail(ctx, "zen_history_plot_svg: cannot write %s: %s", path, strerror(errno)), -1;
     fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' font-family='sans-serif'>\n", W,
             2 * PANEL_H + TOP);
     fprintf(f, "<rect width='100%%' height='100%%' fill='white'/>\n");
@@ -125,18 +150,41 @@ int zen_history_plot_svg(zen_ctx *ctx, const zen_history *h, const char *path) {
 /* ---- reading a CSVLogger file ---- */
 
 zen_history *zen_history_load_csv(zen_ctx *ctx, const char *path) {
+    if (!path) return zen__fail(ctx, "zen_history_load_csv: path is NULL");
     FILE *f = fopen(path, "r");
-    if (!f) return zen__fail(ctx, "zen_history_load_csv: cannot open %s", path);
+    if (!f) return zen__fail(ctx, "zen_history_load_csv: cannot open %s: %s", path, strerror(errno));
     char line[8192];
     zen_metrics head = {0};
     if (!fgets(line, sizeof line, f) || strncmp(line, "epoch", 5)) {
         fclose(f);
         return zen__fail(ctx, "zen_history_load_csv: %s: the first line must be a header starting with 'epoch'", path);
     }
+    if (!strchr(line, '\n') && !feof(f)) {
+        fclose(f);
+        return zen__fail(ctx, "zen_history_load_csv: %s: the header line is longer than %zu bytes", path, sizeof line - 2);
+    }
     line[strcspn(line, "\r\n")] = 0;
-    char *save, *tok = strtok_r(line, ",", &save);
-    while ((tok = strtok_r(NULL, ",", &save)) && head.n < ZEN_MAX_METRICS)
-        snprintf(head.names[head.n++], sizeof head.names[0], "%s", tok);
+    /* the header: epoch,name,name,... (names non-empty, at most ZEN_MAX_METRICS of them) */
+    for (char *p = line + 5; *p;) {
+        if (*p != ',' || !p[1] || p[1] == ',') {
+            fclose(f);
+            return zen__fail(ctx, "zen_history_load_csv: %s: the header must be 'epoch,<name>,<name>,...' with "
+                                  "non-empty names", path);
+        }
+        size_t len = strcspn(p + 1, ",");
+        if (head.n == ZEN_MAX_METRICS || len >= sizeof head.names[0]) {
+            fclose(f);
+            return zen__fail(ctx, "zen_history_load_csv: %s: %s", path,
+                             head.n == ZEN_MAX_METRICS ? "more than 24 columns after epoch" : "a column name is too long");
+        }
+        memcpy(head.names[head.n], p + 1, len);
+        head.names[head.n++][len] = 0;
+        p += 1 + len;
+    }
+    if (head.n == 0) {
+        fclose(f);
+        return zen__fail(ctx, "zen_history_load_csv: %s: the header has no columns after epoch", path);
+    }
     zen_history *h = calloc(1, sizeof *h);
     int cap = 16;
     if (h) h->logs = calloc((size_t)cap, sizeof *h->logs);
@@ -148,10 +196,20 @@ zen_history *zen_history_load_csv(zen_ctx *ctx, const char *path) {
     int lineno = 1;
     while (fgets(line, sizeof line, f)) {
         lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            fclose(f);
+            zen_history_free(h);
+            return zen__fail(ctx, "zen_history_load_csv: %s:%d: the line is longer than %zu bytes", path, lineno,
+                             sizeof line - 2);
+        }
         if (line[0] == '\n' || line[0] == '\r') continue;
         if (h->epochs == cap) {
             zen_metrics *grown = realloc(h->logs, (size_t)(cap *= 2) * sizeof *grown);
-            if (!grown) break;
+            if (!grown) {
+                fclose(f);
+                zen_history_free(h);
+                return zen__fail(ctx, "zen_history_load_csv: out of memory");
+            }
             h->logs = grown;
         }
         zen_metrics *row = &h->logs[h->epochs];
@@ -170,8 +228,21 @@ zen_history *zen_history_load_csv(zen_ctx *ctx, const char *path) {
             if (end == p || (*end != ',' && *end != '\n' && *end != '\r' && *end)) {
                 fclose(f);
                 zen_history_free(h);
-                return zen__fail(ctx, "zen_history_load_csv: %s:%d: column %d is not a number", path, lineno, i + 2);
+                return zen__fail(ctx, "zen_history_load_csv: %s:%d: column %d (%s) is %s", path, lineno, i + 2,
+                                 head.names[i], *p == '\n' || *p == '\r' || !*p ? "missing" : "not a number");
             }
+            if (i + 1 < head.n && *end != ',') {
+                fclose(f);
+                zen_history_free(h);
+                return zen__fail(ctx, "zen_history_load_csv: %s:%d: %d columns expected, the row has %d", path,
+                                 lineno, head.n + 1, i + 2);
+            }
+        }
+        if (*end == ',') {
+            fclose(f);
+            zen_history_free(h);
+            return zen__fail(ctx, "zen_history_load_csv: %s:%d: more than the header's %d columns", path, lineno,
+                             head.n + 1);
         }
         h->epochs++;
     }

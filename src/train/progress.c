@@ -13,6 +13,7 @@ struct zen_progress {
     int epochs;
     int64_t steps;
     double start, last_draw;
+    bool line_open; /* the cursor is after text of the current epoch */
 };
 
 zen_progress *zen__progress_new(int verbose, int epochs) {
@@ -24,6 +25,15 @@ zen_progress *zen__progress_new(int verbose, int epochs) {
 }
 
 void zen__progress_free(zen_progress *p) { free(p); }
+
+int zen__progress_mode(const zen_progress *p) { return p ? p->mode : 0; }
+
+void zen__progress_interrupt(zen_progress *p) {
+    if (!p || !p->line_open) return;
+    printf("\n");
+    fflush(stdout);
+    p->line_open = false;
+}
 
 static void print_logs(const zen_metrics *logs) {
     for (int i = 0; i < logs->n; i++) {
@@ -45,6 +55,7 @@ void zen__progress_epoch_begin(zen_progress *p, int epoch, int64_t steps) {
     p->last_draw = 0;
     if (p->mode == 1) printf("Epoch %d/%d\n", epoch + 1, p->epochs);
     else printf("Epoch %d/%d", epoch + 1, p->epochs);
+    p->line_open = p->mode == 2;
     fflush(stdout);
 }
 
@@ -69,6 +80,7 @@ void zen__progress_batch(zen_progress *p, int64_t step, const zen_metrics *logs)
     print_duration(elapsed / (double)step * (double)(p->steps - step));
     print_logs(logs);
     printf("\033[K"); /* clear what a longer previous line left */
+    p->line_open = true;
     fflush(stdout);
 }
 
@@ -79,13 +91,16 @@ void zen__progress_epoch_end(zen_progress *p, const zen_metrics *logs, double se
         draw_bar(p, p->steps);
         printf(" - ");
         print_duration(seconds);
-        printf(" %.0fms/step", per_step_ms);
+        if (per_step_ms < 1) printf(" %.0fus/step", 1000 * per_step_ms);
+        else printf(" %.0fms/step", per_step_ms);
         print_logs(logs);
         printf("\033[K\n");
     } else {
-        printf(" - %.1fs - %.1fms/step", seconds, per_step_ms);
+        if (per_step_ms < 1) printf(" - %.1fs - %.0fus/step", seconds, 1000 * per_step_ms);
+        else printf(" - %.1fs - %.1fms/step", seconds, per_step_ms);
         print_logs(logs);
         printf("\n");
     }
+    p->line_open = false;
     fflush(stdout);
 }

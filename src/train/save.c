@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,7 +17,7 @@
 
 static cJSON *compile_json(const zen_model *m) {
     zen_trainer *t = m->trainer;
-    if (!t) return NULL;
+    if (!t || !t->opt) return NULL; /* not compiled (a trainer made by predict) */
     cJSON *c = cJSON_CreateObject();
     cJSON_AddStringToObject(c, "loss", t->loss);
     cJSON *metrics = cJSON_AddArrayToObject(c, "metrics");
@@ -143,7 +144,14 @@ zen_model *zen_model_load(zen_ctx *ctx, const char *path) {
     if (!spec) return zen__fail(ctx, "zen_model_load: %s: no model spec in __metadata__ (not a zen model file)", path),
                       load_fail(NULL, buf, h);
     zen_model *m = zen_model_from_json(ctx, spec);
-    if (!m || zen_model_build(m, 0) != 0) return load_fail(m, buf, h);
+    if (!m || zen_model_build(m, 0) != 0) {
+        const char *why = zen_ctx_error(ctx) ? zen_ctx_error(ctx) : "?";
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", why);
+        zen_ctx_clear_error(ctx);
+        zen__fail(ctx, "zen_model_load: %s: the model spec is invalid: %s", path, msg);
+        return load_fail(m, buf, h);
+    }
     const unsigned char *data = buf + 8 + hlen;
     size_t data_size = size - 8 - (size_t)hlen;
     for (int i = 0; i < m->nlayers; i++) {
@@ -156,20 +164,30 @@ zen_model *zen_model_load(zen_ctx *ctx, const char *path) {
             const char *dt = cJSON_GetStringValue(cJSON_GetObjectItem(e, "dtype"));
             cJSON *shape = cJSON_GetObjectItem(e, "shape"), *offs = cJSON_GetObjectItem(e, "data_offsets");
             zen_tensor *t = l->weights[w];
-            bool ok = dt && !strcmp(dt, "F32") && cJSON_GetArraySize(shape) == t->ndim && cJSON_GetArraySize(offs) == 2;
+            bool ok = dt && !strcmp(dt, "F32") && cJSON_GetArraySize(shape) == t->ndim;
             for (int d = 0; ok && d < t->ndim; d++) {
                 cJSON *v = cJSON_GetArrayItem(shape, d);
                 ok = cJSON_IsNumber(v) && v->valuedouble == (double)t->shape[d];
             }
             if (!ok) {
-                char want[96];
-                return zen__fail(ctx, "zen_model_load: %s: tensor %s must be F32 of shape %s", path, name,
-                                 zen_shape_str(t, want, sizeof want)), load_fail(m, buf, h);
+                char want[96], got[160] = "[";
+                cJSON *v;
+                cJSON_ArrayForEach(v, shape) if (strlen(got) < 120) snprintf(got + strlen(got), sizeof got - strlen(got),
+                                                                             "%s%g", got[1] ? ", " : "", v->valuedouble);
+                snprintf(got + strlen(got), sizeof got - strlen(got), "]");
+                return zen__fail(ctx, "zen_model_load: %s: tensor %s must be F32 of shape %s, the file has %s of shape %s",
+                                 path, name, zen_shape_str(t, want, sizeof want), dt ? dt : "(no dtype)",
+                                 cJSON_IsArray(shape) ? got : "(none)"), load_fail(m, buf, h);
             }
-            double b = cJSON_GetArrayItem(offs, 0)->valuedouble, end = cJSON_GetArrayItem(offs, 1)->valuedouble;
-            if (!(b >= 0 && end >= b && end <= (double)data_size && end - b == (double)zen_nbytes(t)))
-                return zen__fail(ctx, "zen_model_load: %s: tensor %s has data_offsets outside the file or of the wrong size",
-                                 path, name), load_fail(m, buf, h);
+            cJSON *o0 = cJSON_GetArrayItem(offs, 0), *o1 = cJSON_GetArrayItem(offs, 1);
+            if (cJSON_GetArraySize(offs) != 2 || !cJSON_IsNumber(o0) || !cJSON_IsNumber(o1))
+                return zen__fail(ctx, "zen_model_load: %s: tensor %s needs data_offsets [begin, end]", path, name),
+                       load_fail(m, buf, h);
+            double b = o0->valuedouble, end = o1->valuedouble;
+            if (!(b >= 0 && end >= b && end <= (double)data_size && end - b == (double)zen_nbytes(t) && b == floor(b)))
+                return zen__fail(ctx, "zen_model_load: %s: tensor %s has data_offsets [%.0f, %.0f]: "
+                                 "%zu bytes expected within the %zu data bytes of the file (truncated?)",
+                                 path, name, b, end, zen_nbytes(t), data_size), load_fail(m, buf, h);
             memcpy(t->data, data + (size_t)b, zen_nbytes(t));
         }
     }

@@ -6,16 +6,27 @@
 
 /* ---- optimizers ----
  * An optimizer type updates one parameter tensor at a time given its gradient, its
- * per-parameter state slots (zeroed at creation, `slots` arrays of n floats) and the
- * learning rate of this step. Gradient clipping happens before, in optimizer.c. */
+ * per-parameter state slots and the learning rate of this step. What every type shares
+ * (learning_rate and its schedules, weight_decay, clipnorm / global_clipnorm / clipvalue,
+ * the other Keras base arguments) is read and applied in optimizer.c; gradient clipping
+ * happens there, before the update. */
+#define ZEN_OPT_MAX_SLOTS 4
 typedef struct zen_optimizer_type {
     const char *class_name;
-    int slots;          /* state arrays per parameter (momentum, second moment...) */
+    float default_lr;           /* Keras's default learning_rate for this class */
+    float default_weight_decay; /* 0: None (AdamW: 0.004) */
+    const char *const *keys;    /* the class's own config keys, NULL-terminated (unknown keys are errors) */
     /* Reads the type's hyperparameters from the config into opt->hp; false on a bad value. */
     bool (*configure)(zen_optimizer *opt, cJSON *config);
-    /* w -= update(g) for n elements; slot[k] are this parameter's state arrays; t is the
-     * 1-based step count (bias corrections). Runs on one thread over [0, n): the caller
-     * splits big tensors across threads. */
+    /* State arrays per parameter for this configuration (at most ZEN_OPT_MAX_SLOTS; e.g. SGD
+     * without momentum has none, Adam has a third for amsgrad). */
+    int (*slots)(const zen_optimizer *opt);
+    /* Sets a parameter's state arrays (n floats each) before the first step; NULL: zeros. */
+    void (*init_slots)(const zen_optimizer *opt, float *const *slot, int64_t n);
+    /* Applies weight decay (w -= lr * weight_decay * w, Keras's decoupled form) and then the
+     * update for n elements; slot[k] are this parameter's state arrays; t is the 1-based step
+     * count (bias corrections). Runs on one thread over [0, n): the caller splits big
+     * tensors across threads, so the result must not depend on where a chunk starts. */
     void (*update)(const zen_optimizer *opt, float *w, const float *g, float *const *slot, int64_t n, float lr,
                    int64_t t);
 } zen_optimizer_type;
@@ -34,7 +45,7 @@ double zen__schedule_lr(const zen_schedule *s, int64_t step);
 /* One parameter's state. */
 typedef struct zen_opt_param {
     const zen_tensor *param;
-    float *slot[4];
+    float *slot[ZEN_OPT_MAX_SLOTS];
 } zen_opt_param;
 
 struct zen_optimizer {
@@ -42,8 +53,8 @@ struct zen_optimizer {
     zen_ctx *ctx;
     zen_schedule schedule;
     double lr_scale; /* set_lr's factor on top of the schedule */
-    float clipnorm, global_clipnorm, clipvalue; /* 0: off */
-    /* Hyperparameters; each type documents which it reads. */
+    float clipnorm, global_clipnorm, clipvalue; /* 0: off (Keras allows one of them) */
+    /* Hyperparameters; weight_decay is read by optimizer.c, the rest by each type. */
     struct {
         float beta_1, beta_2, epsilon, momentum, rho, weight_decay, initial_accumulator;
         bool nesterov, amsgrad, centered;
@@ -54,8 +65,10 @@ struct zen_optimizer {
     char *config_json; /* as given, for model files */
 };
 
-/* Config readers for optimizer types (errors name the optimizer and key). */
+/* Config readers for optimizer types (errors name the optimizer and key, and the value).
+ * zen__opt_float accepts [lo, hi]; zen__opt_fraction [0, 1) (beta_1, beta_2). */
 bool zen__opt_float(zen_optimizer *opt, cJSON *config, const char *key, float def, float lo, float hi, float *out);
+bool zen__opt_fraction(zen_optimizer *opt, cJSON *config, const char *key, float def, float *out);
 bool zen__opt_bool(zen_optimizer *opt, cJSON *config, const char *key, bool def, bool *out);
 
 /* ---- metrics: running values over an epoch, fed batch by batch on the host ---- */
@@ -82,6 +95,7 @@ typedef struct zen_fit_state {
     zen_model *model;
     zen_optimizer *opt;
     int epoch, epochs, steps;
+    int verbose; /* the progress mode (0 silent): callbacks print only when it is set */
     bool stop;
     const char *stop_reason;
 } zen_fit_state;
@@ -111,8 +125,8 @@ typedef struct zen_trainer {
     char loss[48];
     zen_metric *metrics[ZEN_MAX_METRICS];
     int nmetrics;
-    /* graphs by batch size: train (full and remainder batch) and inference */
-    zen_model_graph *train_graphs[4], *eval_graphs[4];
+    /* the model's graphs by kind and batch size (fit.c) */
+    struct zen_graph_cache *graphs;
     zen_tensor *params[512];
     int nparams;
 } zen_trainer;
@@ -125,6 +139,9 @@ zen_progress *zen__progress_new(int verbose, int epochs);
 void zen__progress_epoch_begin(zen_progress *p, int epoch, int64_t steps);
 void zen__progress_batch(zen_progress *p, int64_t step, const zen_metrics *logs);
 void zen__progress_epoch_end(zen_progress *p, const zen_metrics *logs, double seconds);
+/* Ends a half-drawn line (before an error message mid-epoch). */
+void zen__progress_interrupt(zen_progress *p);
+int zen__progress_mode(const zen_progress *p); /* 0 silent, 1 bar, 2 line per epoch */
 void zen__progress_free(zen_progress *p);
 
 #endif

@@ -13,6 +13,7 @@ bool cli_float(const char *cmd, const char *flag, const char *value, double lo, 
 /* Reads a whole (small) text file; NULL and a message naming it on failure. */
 char *cli_read_file(const char *cmd, const char *path);
 
-int cmd_train(int argc, char **argv);
+int cmd_train(int argc, char **argv);                /* train.c */
+int zen_cmd_plot(int argc, char **argv);             /* plot.c: argv after "plot" */
 
 #endif

@@ -1,5 +1,4 @@
-/* zen — the command-line tool. One function per subcommand; more arrive with the issues
- * that build training, evaluation and serving. */
+/* zen — the command-line tool. One file per subcommand (train.c, plot.c), dispatched here. */
 #include <stdio.h>
 #include <string.h>
 
@@ -13,6 +12,7 @@ static void print_help(FILE *f) {
             "\n"
             "commands:\n"
             "  train       train the model of a JSON spec on a data set (zen train --help)\n"
+            "  plot        draw training curves from a CSV history: zen plot history.csv -o curves.svg\n"
             "  help        show this help\n"
             "  version     print the version (also --version)\n",
             zen_version());
@@ -33,6 +33,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "train")) return cmd_train(argc, argv);
+    if (!strcmp(cmd, "plot")) return zen_cmd_plot(argc - 2, argv + 2);
     fprintf(stderr, "zen: unknown command '%s' (try 'zen help')\n", cmd);
     return 2;
 }

@@ -62,6 +62,9 @@ static int dense_build(zen_layer *l, zen_model *m, int n, const zen_shape *in, z
 static zen_tensor *dense_call(zen_layer *l, zen_ctx *ctx, int n, zen_tensor *const *x, const zen_call_info *info) {
     (void)n, (void)info;
     dense_state *s = l->state;
+    if (x[0] && x[0]->dtype != ZEN_F32)
+        return zen__layer_fail(l, "input must be float32, got %s (token ids need an Embedding first)",
+                               zen_dtype_name(x[0]->dtype)), NULL;
     zen_tensor *in = zen__to_nhwc(ctx, x[0]); /* Keras applies Dense to the last (channel) axis */
     zen_tensor *y = zen_linear(ctx, in, l->weights[0], s->use_bias ? l->weights[1] : NULL);
     y = zen__activate(ctx, y, s->act, -1);
