@@ -398,8 +398,7 @@ AVX512 static void smallk_dw(int K, const float *gy, int64_t ldg, const float *c
 /* col from x for output rows [oh0, oh1): the AVX-512 copy for stride 1, else the loops. */
 static void im2col(const float *x, float *col, const geom *g, int64_t oh0, int64_t oh1) {
 #ifdef ZEN_CONV_AVX512
-    static int have = -1;
-    if (have < 0) have = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    const bool have = __builtin_cpu_supports("avx512f"); /* a load of libgcc's CPU model: no cache, no race */
     if (have && zen__conv_simd != 0 && g->sh == 1 && g->sw == 1 && g->KW * ((g->OW + 15) / 16) <= 256) {
         im2col_s1_avx512(x, col, g, oh0, oh1);
         return;
@@ -410,8 +409,7 @@ static void im2col(const float *x, float *col, const geom *g, int64_t oh0, int64
 
 static bool use_smallk(const geom *g) {
 #ifdef ZEN_CONV_AVX512
-    static int have = -1;
-    if (have < 0) have = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    const bool have = __builtin_cpu_supports("avx512f"); /* a load of libgcc's CPU model: no cache, no race */
     return have && zen__conv_simd != 0 && g->Kg <= SMALL_K;
 #else
     (void)g;

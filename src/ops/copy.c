@@ -128,8 +128,7 @@ int zen__transpose_simd = -1;
 
 void zen__transpose(float *d, int64_t ldd, const float *s, int64_t lds, int64_t R, int64_t K) {
 #ifdef ZEN_VIEW_AVX
-    static int have = -1;
-    if (have < 0) have = __builtin_cpu_supports("avx") ? 1 : 0;
+    const bool have = __builtin_cpu_supports("avx"); /* a load of libgcc's CPU model: no cache, no race */
     if (have && zen__transpose_simd != 0) {
         transpose_block_avx(s, lds, d, ldd, R, K);
         return;

@@ -228,8 +228,7 @@ int zen__matmul_simd = -1;
 static bool small_m_nt(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                        const float *B, int64_t ldb, const float *bias, float *C, int nt) {
 #ifdef ZEN_MATMUL_AVX512
-    static int have = -1;
-    if (have < 0) have = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    const bool have = __builtin_cpu_supports("avx512f"); /* a load of libgcc's CPU model: no cache, no race */
     if (!have || zen__matmul_simd == 0 || ta || !tb || M < 1 || M > SMALL_M || K < 64 || N * K < 16384) return false;
     int64_t blocks = (N + 3) / 4;
     if (nt > blocks) nt = (int)blocks;

@@ -389,8 +389,7 @@ int zen__pool_simd = -1;
 
 static bool use_avx512(void) {
 #ifdef ZEN_POOL_AVX512
-    static int have = -1;
-    if (have < 0) have = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    const bool have = __builtin_cpu_supports("avx512f"); /* a load of libgcc's CPU model: no cache, no race */
     return zen__pool_simd != 0 && have;
 #else
     return false;
