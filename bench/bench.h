@@ -90,4 +90,11 @@ static inline int bench_thread_list(int argc, char **argv, int first, int *threa
     return 2;
 }
 
+/* One thread count: the first command-line argument, else OMP_NUM_THREADS, else 1. */
+static inline int bench_threads(int argc, char **argv) {
+    if (argc > 1 && atoi(argv[1]) > 0) return atoi(argv[1]);
+    const char *e = getenv("OMP_NUM_THREADS");
+    return e && atoi(e) > 0 ? atoi(e) : 1;
+}
+
 #endif

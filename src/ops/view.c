@@ -2,6 +2,8 @@
  * and contiguous, which copies a view into a dense buffer. Each view op's backward maps
  * the gradient back to the source's shape. */
 #include "../core/internal.h"
+#include "conv.h"
+#include "copy.h"
 #include "loops.h"
 
 /* ---- reshape ---- */
@@ -207,13 +209,56 @@ static void expand_backward(zen_ctx *ctx, zen_tensor *out) {
 
 zen_tensor *zen_contiguous(zen_ctx *ctx, zen_tensor *x) {
     if (!x) return NULL;
+    /* A fused conv + pool node permuted to channels-last (Flatten's order) writes that
+     * layout itself (conv.c): no copy. */
+    if (x->op == ZEN_OP_PERMUTE && x->ip[0] == 0 && x->ip[1] == 2 && x->ip[2] == 3 && x->ip[3] == 1 && x->ndim == 4) {
+        zen_tensor *t = zen__conv2d_pool_nhwc(ctx, x->src[0]);
+        if (t || zen_ctx_error(ctx)) return t;
+    }
     return zen__node(ctx, ZEN_OP_CONTIGUOUS, x->dtype, x->ndim, x->shape, x, NULL, NULL, NULL);
 }
 
 ZEN_DEFINE_UNARY_ROW(copy_row, x)
 
+/* When x, with out's dims merged where x's layout allows, is a batch of transposed
+ * matrices — out [B, R, K] dense and x[b, r, k] at b*sb + r + k*sk — sets *B, *R, *K, *sb,
+ * *sk and returns true. The NCHW <-> NHWC permutes of image layers are such copies. */
+static bool batched_transpose(const zen_tensor *x, int64_t *B, int64_t *R, int64_t *K, int64_t *sb, int64_t *sk) {
+    int64_t shape[ZEN_MAX_DIMS], stride[ZEN_MAX_DIMS];
+    int nd = 0;
+    for (int d = 0; d < x->ndim; d++) {
+        if (x->shape[d] == 1) continue;
+        if (nd > 0 && stride[nd - 1] == x->stride[d] * x->shape[d]) {
+            shape[nd - 1] *= x->shape[d];
+            stride[nd - 1] = x->stride[d];
+        } else {
+            shape[nd] = x->shape[d];
+            stride[nd++] = x->stride[d];
+        }
+    }
+    if (nd == 2) {
+        shape[2] = shape[1], stride[2] = stride[1];
+        shape[1] = shape[0], stride[1] = stride[0];
+        shape[0] = 1, stride[0] = 0;
+        nd = 3;
+    }
+    if (nd != 3 || stride[1] != 1 || stride[2] < shape[1] || shape[1] < 2 || shape[2] < 2) return false;
+    *B = shape[0], *R = shape[1], *K = shape[2], *sb = stride[0], *sk = stride[2];
+    return true;
+}
+
 static void contiguous_forward(zen_tensor *out, zen_exec *ex) {
     const zen_tensor *x = out->src[0];
+    int64_t B, R, K, sb, sk;
+    if ((x->dtype == ZEN_F32 || x->dtype == ZEN_I32) && batched_transpose(x, &B, &R, &K, &sb, &sk)) {
+        const float *X = x->data;
+        float *O = out->data;
+        int nt = zen__threads_for(ex, B * R * K);
+        if (B < nt) nt = 1;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+        for (int64_t b = 0; b < B; b++) zen__transpose(O + b * R * K, K, X + b * sb, sk, R, K);
+        return;
+    }
     if (x->dtype == ZEN_F32 || x->dtype == ZEN_I32) { /* both 4-byte: copy the bits */
         zen__unary_map(out, x, ex, copy_row);
     } else {

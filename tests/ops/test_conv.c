@@ -1,6 +1,7 @@
 /* conv2d vs PyTorch (forward, gradients of x, w, b) and finite differences; larger shapes
  * on the threaded paths vs a naive direct convolution computed here; argument errors. */
 #include "harness.h"
+#include "core/internal.h" /* op ids: which node computed a gradient */
 
 #include <string.h>
 
@@ -138,6 +139,149 @@ static void check_large(shape s, bool bias, int threads) {
     zen_ctx_free(ctx);
 }
 
+/* ---- small reductions (C/groups*KH*KW <= 16): the AVX-512 kernels and the sgemm path ---- */
+
+extern int zen__conv_simd; /* src/ops/conv.c: -1 AVX-512 kernels where available, 0 sgemm */
+
+static void check_both(shape s, bool bias, int threads) {
+    for (int simd = 0; simd < 2; simd++) {
+        zen__conv_simd = simd ? -1 : 0;
+        check_large(s, bias, threads);
+    }
+    zen__conv_simd = -1;
+}
+
+/* Every Kg from 1 to 16 (and 17, just past), ragged pixel counts (tails of 1..15),
+ * groups, strides, padding, dilation; the 1x1 case reads x as its column matrix. */
+TEST(test_small_k) {
+    const shape cases[] = {
+        {3, 1, 28, 28, 32, 3, 3, {{0, 0}, {0, 0}, {0, 0}, 0}},  /* the MNIST layer: Kg 9 */
+        {2, 1, 9, 7, 5, 1, 1, {{1, 1}, {0, 0}, {1, 1}, 1}},     /* Kg 1, 1x1: direct */
+        {2, 2, 9, 10, 7, 1, 3, {{1, 2}, {0, 1}, {1, 1}, 1}},    /* Kg 6, stride 2 */
+        {3, 4, 11, 13, 6, 2, 2, {{1, 1}, {1, 1}, {2, 1}, 2}},   /* Kg 8, groups, dilation */
+        {2, 1, 15, 17, 3, 4, 4, {{2, 1}, {2, 1}, {1, 1}, 1}},   /* Kg 16 */
+        {2, 16, 6, 5, 9, 1, 1, {{1, 1}, {0, 0}, {1, 1}, 1}},    /* Kg 16, direct */
+        {2, 17, 5, 6, 4, 1, 1, {{1, 1}, {0, 0}, {1, 1}, 1}},    /* Kg 17: the sgemm */
+        {2, 5, 8, 8, 10, 1, 3, {{1, 1}, {0, 1}, {1, 1}, 5}},    /* depthwise 1x3: Kg 3 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        check_both(cases[i], i % 2 == 0, 1);
+        check_both(cases[i], i % 2 == 1, 2);
+    }
+}
+
+/* A column matrix chunked by output rows (1 x 4x4 x 600 columns > 1M floats per 110 rows). */
+TEST(test_small_k_chunked) {
+    shape s = {1, 1, 300, 603, 3, 4, 4, {{1, 1}, {0, 0}, {1, 1}, 1}};
+    check_both(s, true, 1);
+}
+
+/* conv -> (relu) -> 2x2 max pool as one node (CONV2D_POOL: the conv's output is made a
+ * sample at a time and never kept), with, when x needs no gradient, dw and db from one
+ * more fused node (CONV2D_POOL_BACK, recomputing z); when x needs a gradient the backward
+ * rebuilds the unfused chain. Each must match the unfused graph (a copy between the conv
+ * and the pool keeps them apart): y bit for bit, the gradients to rounding. */
+enum { FUSED_X_INPUT, FUSED_X_PARAM, UNFUSED_X_INPUT, UNFUSED_X_PARAM };
+
+static bool have_avx512(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    return __builtin_cpu_supports("avx512f");
+#else
+    return false;
+#endif
+}
+
+
+static void pooled_grads(shape s, bool relu, bool bias, bool nhwc, int mode, int threads, float *y, float *dw,
+                         float *db, float *dx, int *ops) {
+    zen_ctx *ctx = zen_ctx_new();
+    zen_ctx_set_threads(ctx, threads);
+    int64_t xs[4] = {s.N, s.C, s.H, s.W};
+    bool x_param = mode == FUSED_X_PARAM || mode == UNFUSED_X_PARAM;
+    zen_tensor *x = x_param ? zen_param(ctx, ZEN_F32, 4, xs) : zen_input(ctx, ZEN_F32, 4, xs);
+    int G = s.o.groups ? s.o.groups : 1;
+    zen_tensor *w = zen_param(ctx, ZEN_F32, 4, (int64_t[]){s.OC, s.C / G, s.KH, s.KW});
+    zen_tensor *b = bias ? zen_param(ctx, ZEN_F32, 1, (int64_t[]){s.OC}) : NULL;
+    zen_rng r;
+    zen_rng_seed(&r, 3);
+    zen_rng_fill_uniform(&r, x, -1, 1);
+    zen_rng_fill_uniform(&r, w, -1, 1);
+    if (b) zen_rng_fill_uniform(&r, b, -0.5f, 0.5f);
+    zen_tensor *z = zen_conv2d(ctx, x, w, b, s.o);
+    if (mode >= UNFUSED_X_INPUT) z = zen_contiguous(ctx, z);
+    zen_tensor *p = zen_max_pool2d(ctx, relu ? zen_relu(ctx, z) : z, (zen_pool2d_opts){{2, 2}, {0, 0}, {0, 0}});
+    if (nhwc) { /* as Flatten does it: a channels-last copy */
+        zen_tensor *q = zen_contiguous(ctx, zen_permute(ctx, p, (int[]){0, 2, 3, 1}));
+        CHECK(q && q->shape[3] == p->shape[1] && (mode >= UNFUSED_X_INPUT || !have_avx512() || q->op == p->op));
+        p = q;
+    }
+    CHECK_OK(ctx, p);
+    zen_tensor *gy = zen_const(ctx, ZEN_F32, 4, p->shape);
+    zen_rng_fill_uniform(&r, gy, -1, 1);
+    zen_tensor *loss = zen_sum(ctx, zen_mul(ctx, p, gy), 0, NULL, false);
+    zen_graph *g = zen_graph_new(ctx);
+    zen_graph_add(g, p);
+    CHECK(zen_graph_backward(g, loss) == 0 && zen_graph_plan(g) == 0 && zen_graph_compute(g) == 0);
+    memcpy(y, p->data, sizeof(float) * (size_t)zen_numel(p));
+    memcpy(dw, w->grad->data, sizeof(float) * (size_t)zen_numel(w));
+    if (b) memcpy(db, b->grad->data, sizeof(float) * (size_t)s.OC);
+    if (x_param) memcpy(dx, x->grad->data, sizeof(float) * (size_t)zen_numel(x));
+    zen_tensor *owner = w->grad->view_src ? w->grad->view_src : w->grad;
+    ops[0] = p->op, ops[1] = owner->op, ops[2] = (int)zen_numel(p);
+    zen_graph_free(g);
+    zen_ctx_free(ctx);
+}
+
+static double max_rel(const float *a, const float *b, int64_t n) {
+    double scale = 0, err = 0;
+    for (int64_t j = 0; j < n; j++) scale = fmax(scale, fabs(b[j]));
+    for (int64_t j = 0; j < n; j++) err = fmax(err, fabs(a[j] - b[j]));
+    return scale > 0 ? err / scale : (err > 0 ? 1 : 0);
+}
+
+TEST(test_conv_pool_fused) {
+    const shape cases[] = {
+        {5, 1, 28, 28, 32, 3, 3, {{0, 0}, {0, 0}, {0, 0}, 0}}, /* the MNIST layer */
+        {3, 2, 11, 14, 7, 2, 3, {{1, 1}, {1, 0}, {1, 1}, 0}},  /* odd conv output (11x12): a row in no window */
+        {2, 3, 9, 9, 5, 1, 1, {{1, 1}, {0, 0}, {1, 1}, 0}},    /* 1x1: direct */
+        {4, 16, 6, 8, 3, 1, 1, {{1, 1}, {0, 0}, {1, 1}, 0}},   /* Kg 16 */
+        {3, 4, 10, 9, 8, 3, 3, {{1, 1}, {1, 1}, {1, 1}, 4}},   /* depthwise (x2), padded */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int v = 0; v < 16; v++) {
+            shape sh = cases[i];
+            bool relu = v & 1, bias = v & 2, nhwc = v & 8;
+            int threads = v & 4 ? 2 : 1, G = sh.o.groups ? sh.o.groups : 1;
+            int64_t nw = (int64_t)sh.OC * (sh.C / G) * sh.KH * sh.KW, nx = (int64_t)sh.N * sh.C * sh.H * sh.W;
+            int64_t ny = (int64_t)sh.N * sh.OC * sh.H * sh.W; /* more than enough */
+            float *y[4], *dw[4], *dx[4], db[4][64];
+            int ops[4][3];
+            for (int m = 0; m < 4; m++) {
+                y[m] = malloc(sizeof(float) * (size_t)ny), dw[m] = malloc(sizeof(float) * (size_t)nw);
+                dx[m] = malloc(sizeof(float) * (size_t)nx);
+                pooled_grads(sh, relu, bias, nhwc, m, threads, y[m], dw[m], db[m], dx[m], ops[m]);
+            }
+            bool avx = have_avx512();
+            CHECK(ops[FUSED_X_INPUT][0] == (avx ? ZEN_OP_CONV2D_POOL : ZEN_OP_MAX_POOL2D));
+            CHECK(ops[FUSED_X_INPUT][1] == (avx ? ZEN_OP_CONV2D_POOL_BACK : ZEN_OP_CONV2D_BACK_WEIGHT));
+            CHECK(ops[FUSED_X_PARAM][1] == ZEN_OP_CONV2D_BACK_WEIGHT);
+            CHECK(ops[UNFUSED_X_INPUT][0] == (nhwc ? ZEN_OP_CONTIGUOUS : ZEN_OP_MAX_POOL2D));
+            int64_t np = ops[UNFUSED_X_INPUT][2];
+            for (int m = 0; m < 2; m++) {
+                int ref = m == FUSED_X_INPUT ? UNFUSED_X_INPUT : UNFUSED_X_PARAM;
+                double e = max_rel(dw[m], dw[ref], nw);
+                if (bias) e = fmax(e, max_rel(db[m], db[ref], sh.OC));
+                if (m == FUSED_X_PARAM) e = fmax(e, max_rel(dx[m], dx[ref], nx));
+                bool same_y = ops[m][2] == np && memcmp(y[m], y[ref], sizeof(float) * (size_t)np) == 0;
+                if (e > 1e-5 || !same_y)
+                    fprintf(stderr, "  conv+pool case %zu relu %d bias %d nhwc %d threads %d mode %d: rel error %g, y %s\n",
+                            i, relu, bias, nhwc, threads, m, e, same_y ? "same" : "differs");
+                CHECK(e <= 1e-5 && same_y);
+            }
+            for (int m = 0; m < 4; m++) free(y[m]), free(dw[m]), free(dx[m]);
+        }
+}
+
 /* Batch shared among threads: every option at once. */
 TEST(test_large_general) {
     shape s = {6, 6, 17, 15, 8, 3, 4, {{2, 1}, {1, 2}, {1, 2}, 2}};
@@ -260,7 +404,7 @@ TEST(test_shapes) {
 
 int main(void) {
     f = fx_open("conv.safetensors");
-    int rc = RUN_TESTS(test_fixtures, test_large_general, test_large_mnist, test_large_1x1_depthwise,
+    int rc = RUN_TESTS(test_fixtures, test_small_k, test_small_k_chunked, test_conv_pool_fused, test_large_general, test_large_mnist, test_large_1x1_depthwise,
                        test_large_chunked, test_large_single_sample, test_errors, test_shapes);
     fx_close(f);
     return rc;

@@ -249,6 +249,61 @@ TEST(test_large_linear) {
     zen_ctx_free(ctx);
 }
 
+/* A Dense layer at batch 1..4 (rows of x times the transposed weight) takes a small-M
+ * kernel on AVX-512 CPUs: check it, with and without bias, row counts not a multiple of
+ * its 4-row blocks, K with a tail, a strided x, one and two threads, vs naive sums; and
+ * the same results as BLAS (zen__matmul_simd = 0) to rounding. */
+extern int zen__matmul_simd; /* src/ops/matmul.c: -1 small-M kernel where available, 0 BLAS */
+
+TEST(test_small_m_linear) {
+    const int64_t shapes[][3] = {{1, 128, 5408}, {1, 10, 128}, {2, 5, 77}, {3, 130, 1000}, {4, 64, 256}, {5, 9, 300},
+                                 {1, 3, 4100}};
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
+        for (int v = 0; v < 8; v++) {
+            const int64_t M = shapes[c][0], N = shapes[c][1], K = shapes[c][2];
+            bool with_bias = v & 1, strided = v & 2;
+            int threads = v & 4 ? 2 : 1;
+            float *out[2];
+            double err[2];
+            for (int simd = 0; simd < 2; simd++) {
+                zen__matmul_simd = simd ? -1 : 0;
+                zen_ctx *ctx = zen_ctx_new();
+                zen_ctx_set_threads(ctx, threads);
+                zen_rng r;
+                zen_rng_seed(&r, 17 + c);
+                /* strided: x is every other row of a [2M, K] tensor */
+                zen_tensor *xs = rand_leaf(ctx, &r, 2, (int64_t[]){strided ? 2 * M : M, K});
+                zen_tensor *x = strided ? zen_slice(ctx, xs, 0, 0, 2 * M, 2) : xs;
+                zen_tensor *w = rand_leaf(ctx, &r, 2, (int64_t[]){N, K});
+                zen_tensor *b = with_bias ? rand_leaf(ctx, &r, 1, (int64_t[]){N}) : NULL;
+                zen_tensor *y = zen_linear(ctx, x, w, b);
+                CHECK_OK(ctx, y);
+                zen_graph *g = run(ctx, y);
+                const float *W = w->data, *B = b ? b->data : NULL, *Y = y->data;
+                err[simd] = 0;
+                for (int64_t m = 0; m < M; m++)
+                    for (int64_t n = 0; n < N; n++) {
+                        double s = B ? B[n] : 0;
+                        for (int64_t k = 0; k < K; k++)
+                            s += (double)zen_get_f32(x, (int64_t[]){m, k}) * W[n * K + k];
+                        err[simd] = fmax(err[simd], fabs(s - Y[m * N + n]) / (1 + fabs(s)));
+                    }
+                out[simd] = malloc(sizeof(float) * (size_t)(M * N));
+                memcpy(out[simd], Y, sizeof(float) * (size_t)(M * N));
+                zen_graph_free(g);
+                zen_ctx_free(ctx);
+            }
+            double diff = 0;
+            for (int64_t i = 0; i < M * N; i++) diff = fmax(diff, fabs(out[0][i] - out[1][i]) / (1 + fabs(out[0][i])));
+            if (err[0] > 1e-4 || err[1] > 1e-4 || diff > 1e-4)
+                fprintf(stderr, "  small M [%lld, %lld, %lld] v %d: errors blas %g kernel %g, difference %g\n",
+                        (long long)M, (long long)N, (long long)K, v, err[0], err[1], diff);
+            CHECK(err[0] <= 1e-4 && err[1] <= 1e-4 && diff <= 1e-4);
+            free(out[0]), free(out[1]);
+        }
+    zen__matmul_simd = -1;
+}
+
 /* Empty inner dim: the product of nothing is 0 (plus the bias). */
 TEST(test_empty_k) {
     zen_ctx *ctx = zen_ctx_new();
@@ -313,7 +368,7 @@ TEST(test_errors) {
 
 int main(void) {
     f = fx_open("matmul.safetensors");
-    int rc = RUN_TESTS(test_matmul_cases, test_linear_cases, test_transposed_views, test_strided_input_copies,
+    int rc = RUN_TESTS(test_matmul_cases, test_small_m_linear, test_linear_cases, test_transposed_views, test_strided_input_copies,
                        test_large_paths, test_large_linear, test_empty_k, test_errors);
     fx_close(f);
     return rc;

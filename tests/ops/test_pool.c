@@ -3,6 +3,8 @@
  * vs a naive reference computed here; argument errors. */
 #include "harness.h"
 
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef zen_tensor *(*pool_fn)(zen_ctx *, zen_tensor *, zen_pool2d_opts);
@@ -186,6 +188,136 @@ TEST(test_large) {
     check_large(false, 2, 3, 5, 80, very_wide);
 }
 
+/* ---- the 2x2 fast path and the fused relu ---- */
+
+extern int zen__pool_simd; /* src/ops/pool.c: -1 AVX-512 where available, 0 portable loops */
+
+static bool same_bits(const float *a, const float *b, int64_t n, const char *what) {
+    for (int64_t i = 0; i < n; i++) {
+        bool eq = (a[i] != a[i] && b[i] != b[i]) || memcmp(&a[i], &b[i], sizeof a[i]) == 0;
+        if (!eq) {
+            fprintf(stderr, "  %s differs at %lld: %g vs %g\n", what, (long long)i, a[i], b[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* y = max_pool2d(relu? relu(x) : x) and dx for upstream gy; unfused puts a copy between the
+ * relu and the pool, so the pool pools the relu's output as a separate node. */
+static void pool_run(const float *xv, const float *gyv, int N, int C, int H, int W, zen_pool2d_opts o, bool relu,
+                     bool unfused, float *y, float *dx, int64_t ny, int threads) {
+    zen_ctx *ctx = zen_ctx_new();
+    zen_ctx_set_threads(ctx, threads);
+    zen_tensor *x = zen_param(ctx, ZEN_F32, 4, (int64_t[]){N, C, H, W});
+    memcpy(x->data, xv, sizeof(float) * (size_t)zen_numel(x));
+    zen_tensor *in = x;
+    if (relu) in = zen_relu(ctx, in);
+    if (unfused) in = zen_contiguous(ctx, in);
+    zen_tensor *t = zen_max_pool2d(ctx, in, o);
+    CHECK_OK(ctx, t);
+    CHECK(zen_numel(t) == ny);
+    CHECK((t->src[0] == x) == !unfused); /* fused with the relu: pools x itself */
+    zen_tensor *gy = zen_const(ctx, ZEN_F32, 4, t->shape);
+    memcpy(gy->data, gyv, sizeof(float) * (size_t)ny);
+    zen_graph *g = run_with_grad(ctx, t, gy);
+    memcpy(y, t->data, sizeof(float) * (size_t)ny);
+    memcpy(dx, x->grad->data, sizeof(float) * (size_t)zen_numel(x));
+    zen_graph_free(g);
+    zen_ctx_free(ctx);
+}
+
+/* torch's max pooling of relu(x) (or x), 2x2 stride 2, scalar: a value replaces the best
+ * when greater or NaN; dx = 0 + g at the argmax, times relu's derivative (x <= 0: 0). */
+static void ref_2x2(const float *x, const float *gy, int P, int H, int W, bool relu, float *y, float *dx) {
+    int OH = H / 2, OW = W / 2;
+    for (int i = 0; i < P * H * W; i++) dx[i] = 0.0f;
+    for (int p = 0; p < P; p++)
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+                const float *xp = x + p * H * W;
+                int at[4] = {2 * oh * W + 2 * ow, 2 * oh * W + 2 * ow + 1, (2 * oh + 1) * W + 2 * ow,
+                             (2 * oh + 1) * W + 2 * ow + 1};
+                int best = at[0];
+                float bv = relu && xp[at[0]] < 0 ? 0.0f : xp[at[0]];
+                for (int k = 1; k < 4; k++) {
+                    float v = relu && xp[at[k]] < 0 ? 0.0f : xp[at[k]];
+                    if (v > bv || v != v) bv = v, best = at[k];
+                }
+                int yi = (p * OH + oh) * OW + ow;
+                y[yi] = bv;
+                dx[p * H * W + best] += gy[yi];
+                if (relu) dx[p * H * W + best] *= xp[best] <= 0.0f ? 0.0f : 1.0f;
+            }
+}
+
+/* Inputs with ties, zeros of both signs, infinities, NaNs (1 in 32, at every window
+ * position) and negative windows. */
+static void special_fill(float *x, int64_t n, uint64_t seed) {
+    uint64_t s = seed;
+    for (int64_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        int r = (int)(s >> 59);
+        float u = (float)((s >> 20) & 0xFFFF) / 65536.0f * 2.0f - 1.0f;
+        x[i] = r == 0 ? 0.5f : r == 1 ? -0.0f : r == 2 ? 0.0f : r == 3 ? -1.0f : r == 4 ? NAN : u;
+    }
+    if (n > 40) x[17] = NAN, x[31] = -INFINITY, x[40] = INFINITY;
+}
+
+TEST(test_max_2x2_fast_path) {
+    const int shapes[][4] = {{2, 3, 26, 26}, {1, 2, 27, 25}, {1, 1, 2, 2}, {2, 2, 3, 70}, {1, 3, 5, 33}, {3, 4, 8, 64}};
+    zen_pool2d_opts o = {{2, 2}, {0, 0}, {0, 0}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        int N = shapes[k][0], C = shapes[k][1], H = shapes[k][2], W = shapes[k][3];
+        int64_t nx = (int64_t)N * C * H * W, ny = (int64_t)N * C * (H / 2) * (W / 2);
+        float *x = malloc(sizeof(float) * (size_t)nx), *gy = malloc(sizeof(float) * (size_t)ny);
+        float *y[3], *dx[3];
+        for (int j = 0; j < 3; j++) y[j] = malloc(sizeof(float) * (size_t)ny), dx[j] = malloc(sizeof(float) * (size_t)nx);
+        special_fill(x, nx, 7 + k);
+        special_fill(gy, ny, 99 + k);
+        for (int relu = 0; relu < 2; relu++) {
+            ref_2x2(x, gy, N * C, H, W, relu, y[2], dx[2]);
+            for (int simd = 0; simd < 2; simd++) {
+                zen__pool_simd = simd ? -1 : 0;
+                for (int unfused = 0; unfused < 2; unfused++) {
+                    pool_run(x, gy, N, C, H, W, o, relu, unfused, y[0], dx[0], ny, 1 + unfused);
+                    bool ok = same_bits(y[0], y[2], ny, "y") && same_bits(dx[0], dx[2], nx, "dx");
+                    if (!ok)
+                        fprintf(stderr, "  2x2 [%d,%d,%d,%d] relu %d simd %d unfused %d\n", N, C, H, W, relu, simd,
+                                unfused);
+                    CHECK(ok);
+                }
+            }
+        }
+        zen__pool_simd = -1;
+        free(x), free(gy);
+        for (int j = 0; j < 3; j++) free(y[j]), free(dx[j]);
+    }
+}
+
+/* The fused relu on the general path (overlapping, padded windows): the same bits as
+ * pooling a separate relu node. */
+TEST(test_max_relu_fused_general) {
+    const int N = 2, C = 3, H = 11, W = 9;
+    zen_pool2d_opts opts[] = {{{3, 3}, {1, 1}, {1, 1}}, {{2, 3}, {1, 2}, {1, 0}}, {{3, 2}, {3, 2}, {0, 0}}};
+    int64_t nx = N * C * H * W;
+    float *x = malloc(sizeof(float) * (size_t)nx), *gy = malloc(sizeof(float) * (size_t)nx);
+    float *y[2], *dx[2];
+    for (int j = 0; j < 2; j++) y[j] = malloc(sizeof(float) * (size_t)nx), dx[j] = malloc(sizeof(float) * (size_t)nx);
+    special_fill(x, nx, 3);
+    special_fill(gy, nx, 5);
+    for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
+        zen_pool2d_opts o = opts[k];
+        int OH = (H + 2 * o.padding[0] - o.kernel[0]) / o.stride[0] + 1;
+        int OW = (W + 2 * o.padding[1] - o.kernel[1]) / o.stride[1] + 1;
+        int64_t ny = (int64_t)N * C * OH * OW;
+        for (int j = 0; j < 2; j++) pool_run(x, gy, N, C, H, W, o, true, j == 1, y[j], dx[j], ny, 2);
+        CHECK(same_bits(y[0], y[1], ny, "y") && same_bits(dx[0], dx[1], nx, "dx"));
+    }
+    free(x), free(gy);
+    for (int j = 0; j < 2; j++) free(y[j]), free(dx[j]);
+}
+
 /* ---- errors ---- */
 
 static zen_ctx *ectx;
@@ -236,7 +368,7 @@ TEST(test_errors) {
 int main(void) {
     f = fx_open("pool.safetensors");
     int rc = RUN_TESTS(test_max_pool, test_avg_pool, test_global_avg_pool, test_max_ties, test_max_padding_overlap,
-                       test_large, test_errors);
+                       test_large, test_max_2x2_fast_path, test_max_relu_fused_general, test_errors);
     fx_close(f);
     return rc;
 }

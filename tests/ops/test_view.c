@@ -107,6 +107,46 @@ TEST(test_contiguous) {
     zen_ctx_free(ctx);
 }
 
+/* Permute copies that are batches of transposed matrices take a tiled path (8x8 AVX tiles
+ * plus edges): every element checked against the index formula, both kernels, with and
+ * without threads, for sizes around the tile edges and the NCHW <-> NHWC permutes. */
+extern int zen__transpose_simd; /* src/ops/view.c: -1 AVX where available, 0 portable */
+
+TEST(test_contiguous_transposes) {
+    const int64_t shapes[][4] = {{64, 32, 13, 13}, {2, 3, 5, 7}, {1, 8, 8, 1}, {3, 17, 9, 2}, {1, 1, 40, 33}, {5, 9, 1, 16}};
+    const int perms[][4] = {{0, 2, 3, 1}, {0, 3, 1, 2}, {0, 1, 3, 2}, {1, 0, 2, 3}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+        for (size_t p = 0; p < sizeof perms / sizeof perms[0]; p++)
+            for (int mode = 0; mode < 4; mode++) {
+                zen__transpose_simd = mode & 1 ? 0 : -1;
+                zen_ctx *ctx = zen_ctx_new();
+                zen_ctx_set_threads(ctx, mode & 2 ? 2 : 1);
+                zen_tensor *x = zen_input(ctx, mode == 3 ? ZEN_I32 : ZEN_F32, 4, shapes[k]);
+                int64_t n = zen_numel(x);
+                int32_t *xd = x->data; /* bit patterns: f32 and i32 copy alike */
+                for (int64_t i = 0; i < n; i++) xd[i] = (int32_t)(i * 7 + 3);
+                zen_tensor *v = zen_permute(ctx, x, perms[p]);
+                zen_tensor *y = zen_contiguous(ctx, v);
+                zen_graph *g = zen_graph_new(ctx);
+                CHECK(zen_graph_add(g, y) == 0 && zen_graph_plan(g) == 0 && zen_graph_compute(g) == 0);
+                const int32_t *yd = y->data;
+                int64_t bad = 0;
+                for (int64_t i = 0; i < n; i++) {
+                    int64_t at = 0, rest = i;
+                    for (int d = 3; d >= 0; d--) {
+                        at += rest % v->shape[d] * v->stride[d];
+                        rest /= v->shape[d];
+                    }
+                    bad += yd[i] != xd[at];
+                }
+                if (bad) fprintf(stderr, "  transpose copy: shape %zu perm %zu mode %d: %lld wrong\n", k, p, mode, (long long)bad);
+                CHECK(bad == 0);
+                zen_graph_free(g);
+                zen_ctx_free(ctx);
+            }
+    zen__transpose_simd = -1;
+}
+
 TEST(test_split) {
     int64_t sizes[8];
     ints("split", "sizes", sizes);
@@ -141,7 +181,7 @@ TEST(test_errors) {
 int main(void) {
     f = fx_open("view.safetensors");
     int rc = RUN_TESTS(test_reshape, test_flatten, test_permute, test_transpose, test_permute_reshape, test_slice,
-                       test_expand, test_contiguous, test_split, test_errors);
+                       test_expand, test_contiguous, test_contiguous_transposes, test_split, test_errors);
     fx_close(f);
     return rc;
 }
