@@ -84,7 +84,6 @@ static double time_predict(zen_ctx *ctx, zen_model *m, const zen_array *x, int b
 }
 
 int main(int argc, char **argv) {
-    (void)bench_median; /* bench.h's; the epochs here are timed one by one */
     int threads = bench_threads(argc, argv);
     /* RESULT names: mnist_* as built, or zen.<env>.mnist_* with $ZEN_BENCH_ENV (the
      * environment the runner set, e.g. "passive" for OMP_WAIT_POLICY=PASSIVE) */
