@@ -160,22 +160,6 @@ static inline void valid_range(int64_t off, int64_t s, int64_t W, int64_t OW, in
     *hi = h;
 }
 
-/* Runs the body (...) for i in [0, n) with S_ the input stride, a constant for strides 1
- * and 2 so that strided loads become shuffles instead of gathers. */
-#define ROW_LOOP(n, stride, ...)                                                    \
-    do {                                                                           \
-        if ((stride) == 1) {                                                       \
-            const int64_t S_ = 1;                                                  \
-            _Pragma("omp simd") for (int64_t i = 0; i < (n); i++) { __VA_ARGS__ }  \
-        } else if ((stride) == 2) {                                                \
-            const int64_t S_ = 2;                                                  \
-            _Pragma("omp simd") for (int64_t i = 0; i < (n); i++) { __VA_ARGS__ }  \
-        } else {                                                                   \
-            const int64_t S_ = (stride);                                           \
-            _Pragma("omp simd") for (int64_t i = 0; i < (n); i++) { __VA_ARGS__ }  \
-        }                                                                          \
-    } while (0)
-
 /* col[C*KH*KW, (oh1-oh0)*OW] from x[C, H, W]: output rows [oh0, oh1) of one sample. */
 /* (no memcpy calls for the short row copies: a call per 26-float row cost more than the copy) */
 __attribute__((optimize("no-tree-loop-distribute-patterns"))) ZEN_TARGET_CLONES static void im2col_c(
@@ -198,7 +182,7 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) ZEN_TARGET_CLONES 
                     for (int64_t i = 0; i < lo; i++) d[i] = 0.0f;
                     const float *restrict s = x + (c * g.H + ih) * g.W + lo * g.sw + off;
                     const int64_t n = hi - lo;
-                    ROW_LOOP(n, g.sw, { d[lo + i] = s[i * S_]; });
+                    ZEN_STRIDED_ROW_LOOP(n, g.sw, { d[lo + i] = s[i * S_]; });
                     for (int64_t i = hi; i < g.OW; i++) d[i] = 0.0f;
                 }
             }
@@ -225,7 +209,7 @@ ZEN_TARGET_CLONES static void col2im(const float *restrict col, float *restrict 
                     if (ih < 0 || ih >= g.H) continue;
                     const float *restrict s = src + (oh - oh0) * g.OW + lo;
                     float *restrict d = xc + ih * g.W + lo * g.sw + off;
-                    ROW_LOOP(n, g.sw, { d[i * S_] += s[i]; }); /* distinct targets: no conflicts */
+                    ZEN_STRIDED_ROW_LOOP(n, g.sw, { d[i * S_] += s[i]; }); /* distinct targets: no conflicts */
                 }
             }
         }

@@ -101,4 +101,20 @@ void zen__deriv_map(zen_tensor *out, zen_exec *ex, zen_deriv_row row);
         }                                                                                            \
     }
 
+/* Runs the body (...) for i in [0, n) with S_ the input stride, a constant for strides 1
+ * and 2 so that strided loads become shuffles instead of gathers. */
+#define ZEN_STRIDED_ROW_LOOP(n, stride, ...)                                                    \
+    do {                                                                           \
+        if ((stride) == 1) {                                                       \
+            const int64_t S_ = 1;                                                  \
+            _Pragma("omp simd") for (int64_t i = 0; i < (n); i++) { __VA_ARGS__ }  \
+        } else if ((stride) == 2) {                                                \
+            const int64_t S_ = 2;                                                  \
+            _Pragma("omp simd") for (int64_t i = 0; i < (n); i++) { __VA_ARGS__ }  \
+        } else {                                                                   \
+            const int64_t S_ = (stride);                                           \
+            _Pragma("omp simd") for (int64_t i = 0; i < (n); i++) { __VA_ARGS__ }  \
+        }                                                                          \
+    } while (0)
+
 #endif

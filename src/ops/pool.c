@@ -149,22 +149,6 @@ static inline float floor_of(float v, float floor) { return v < floor ? floor : 
 /* relu's derivative at z, as torch (and zen's relu backward): 0 for z <= 0, else 1 (NaN: 1). */
 static inline float relu_d(float z) { return z <= 0.0f ? 0.0f : 1.0f; }
 
-/* Runs the body (...) for i in [0, n) with S_ the input stride, a constant for strides 1
- * and 2 so that strided loads become shuffles instead of gathers. */
-#define ROW_LOOP(n, stride, ...)                                                    \
-    do {                                                                           \
-        if ((stride) == 1) {                                                       \
-            const int64_t S_ = 1;                                                  \
-            _Pragma("omp simd") for (int64_t i = 0; i < (n); i++) { __VA_ARGS__ }  \
-        } else if ((stride) == 2) {                                                \
-            const int64_t S_ = 2;                                                  \
-            _Pragma("omp simd") for (int64_t i = 0; i < (n); i++) { __VA_ARGS__ }  \
-        } else {                                                                   \
-            const int64_t S_ = (stride);                                           \
-            _Pragma("omp simd") for (int64_t i = 0; i < (n); i++) { __VA_ARGS__ }  \
-        }                                                                          \
-    } while (0)
-
 ZEN_TARGET_CLONES static void max_plane(const float *restrict x, float *restrict y, const pgeom *g) {
     for (int64_t oh = 0; oh < g->OH; oh++) {
         float *restrict o = y + oh * g->OW;
@@ -179,7 +163,7 @@ ZEN_TARGET_CLONES static void max_plane(const float *restrict x, float *restrict
                 float *restrict d = o + lo;
                 const int64_t n = hi - lo;
                 const float fl = g->floor;
-                ROW_LOOP(n, g->sw, { d[i] = max_nan(d[i], floor_of(s[i * S_], fl)); });
+                ZEN_STRIDED_ROW_LOOP(n, g->sw, { d[i] = max_nan(d[i], floor_of(s[i * S_], fl)); });
             }
         }
     }
@@ -207,7 +191,7 @@ ZEN_TARGET_CLONES static void max_back_plane(const float *restrict x, const floa
                 const int64_t n = hi - lo;
                 const int32_t base = (int32_t)(ih * g->W + lo * g->sw + off);
                 const float fl = g->floor;
-                ROW_LOOP(n, g->sw, {
+                ZEN_STRIDED_ROW_LOOP(n, g->sw, {
                     float v = floor_of(s[i * S_], fl), b = best[lo + i];
                     int32_t m = -(int32_t)((v > b) | (v != v)); /* all ones: take v */
                     best[lo + i] = max_nan(b, v);
@@ -427,7 +411,7 @@ ZEN_TARGET_CLONES static void avg_plane(const float *restrict x, float *restrict
                 const float *restrict s = x + ih * g->W + lo * g->sw + off;
                 float *restrict d = o + lo;
                 const int64_t n = hi - lo;
-                ROW_LOOP(n, g->sw, { d[i] += s[i * S_]; });
+                ZEN_STRIDED_ROW_LOOP(n, g->sw, { d[i] += s[i * S_]; });
             }
         }
 #pragma omp simd
@@ -449,7 +433,7 @@ ZEN_TARGET_CLONES static void avg_back_plane(const float *restrict gy, float *re
                 float *restrict d = dx + ih * g->W + lo * g->sw + off;
                 const float *restrict s = go + lo;
                 const int64_t n = hi - lo;
-                ROW_LOOP(n, g->sw, { d[i * S_] += s[i] / div; }); /* distinct targets: no conflicts */
+                ZEN_STRIDED_ROW_LOOP(n, g->sw, { d[i * S_] += s[i] / div; }); /* distinct targets: no conflicts */
             }
         }
     }
