@@ -11,9 +11,10 @@
 #              (GLIBC_TUNABLES keeping freed memory in the heap and allowing huge pages,
 #              OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, OMP_WAIT_POLICY=PASSIVE),
 #              results named torch.shipped.* and torch.tuned.*
-# Before each process it waits (up to a minute; --no-wait: not at all) for the machine
+# An existing DIR gets more rounds, numbered after the ones it holds (the tables then cover
+# all of them). Before each process it waits (up to a minute; --no-wait: not at all) for the machine
 # to be idle, since other work on it only adds time, and logs the load it saw. Raw output
-# goes to DIR (default bench/results/<date-time>/): one log per process, machine.txt, and
+# goes to DIR (default bench/results/<date-time>/): one log per process, machine.r<n>.txt, and
 # the bench/compare.py tables (table.txt, table.md), which keep each result's best median
 # over the rounds. `make bench` runs this.
 set -euo pipefail
@@ -45,6 +46,9 @@ for b in $BENCHES; do
 done
 OUT=${OUT:-bench/results/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
+# rounds already in OUT (logs r<round>.t<threads>.<bench>.*.log)
+DONE=$(find "$OUT" -maxdepth 1 -name 'r*.log' -printf '%f\n' | sed -n 's/^r\([0-9]*\)\..*/\1/p' | sort -n | tail -1)
+DONE=${DONE:-0}
 
 TUNED_TUNABLES="glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=4294967296:glibc.malloc.hugetlb=1"
 
@@ -72,9 +76,9 @@ wait_idle() {
     echo "packages:"
     dpkg-query -W -f='  ${Package} ${Version}\n' libopenblas0-openmp libdnnl2 python3-torch libgomp1 libc6 2>/dev/null || true
     echo "zen BLAS: $(sed -n 's/^ZEN_BLAS:STRING=//p' "$BUILD/CMakeCache.txt" 2>/dev/null)"
-    echo "rounds: $ROUNDS, threads: $THREADS"
-} > "$OUT/machine.txt"
-cat "$OUT/machine.txt"
+    echo "rounds: $((DONE + 1)) to $((DONE + ROUNDS)), threads: $THREADS"
+} > "$OUT/machine.r$((DONE + 1)).txt"
+cat "$OUT/machine.r$((DONE + 1)).txt"
 
 # run <log> <command...>: one measured process, its output saved (with the load seen
 # before it and the CPU time other processes used while it ran) and its results shown.
@@ -108,10 +112,10 @@ run() {
     rm -f "$OUT/.time"
 }
 
-for r in $(seq "$ROUNDS"); do
+for r in $(seq $((DONE + 1)) $((DONE + ROUNDS))); do
     for t in $THREADS; do
         for b in $BENCHES; do
-            echo "== round $r/$ROUNDS, $t thread(s), $b"
+            echo "== round $r/$((DONE + ROUNDS)), $t thread(s), $b"
             case $b in
             elementwise) zen_args="1048576 $t" ;;
             *) zen_args="$t" ;;
