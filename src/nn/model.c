@@ -222,9 +222,11 @@ zen_model_graph *zen__model_graph_new(zen_model *m, int batch, bool training) {
     if (!m->built) return zen__fail(ctx, "zen_model: build the model before using it");
     zen_model_graph *mg = calloc(1, sizeof *mg);
     zen_tensor **t = calloc((size_t)m->nnodes, sizeof *t);
-    if (!mg || !t) {
+    zen_tensor **mask = calloc((size_t)m->nnodes, sizeof *mask); /* each node's Keras mask or NULL */
+    if (!mg || !t || !mask) {
         free(mg);
         free(t);
+        free(mask);
         return zen__fail(ctx, "zen_model: out of memory");
     }
     mg->batch = batch;
@@ -245,16 +247,19 @@ zen_model_graph *zen__model_graph_new(zen_model *m, int batch, bool training) {
             mg->inputs[nin++] = leaf;
             t[i] = zen__to_nchw(ctx, leaf);
         } else {
-            zen_tensor *x[ZEN_LAYER_MAX_INPUTS];
-            for (int k = 0; k < node->n_in; k++) x[k] = t[node->inputs[k]];
+            zen_tensor *x[ZEN_LAYER_MAX_INPUTS], *in_masks[ZEN_LAYER_MAX_INPUTS], *out_mask = NULL;
+            for (int k = 0; k < node->n_in; k++) x[k] = t[node->inputs[k]], in_masks[k] = mask[node->inputs[k]];
             zen_call_info info = {.training = training, .mg = mg,
-                                  .seed = m->seed * 0x2545F4914F6CDD1DULL + (uint64_t)i * 0x9E3779B97F4A7C15ULL};
+                                  .seed = m->seed * 0x2545F4914F6CDD1DULL + (uint64_t)i * 0x9E3779B97F4A7C15ULL,
+                                  .masks = in_masks, .out_mask = &out_mask};
             t[i] = l->type->call(l, ctx, node->n_in, x, &info);
+            mask[i] = out_mask ? out_mask : l->type->propagates_mask ? in_masks[0] : NULL;
         }
         if (!t[i]) break;
     }
     for (int k = 0; k < m->noutputs && !zen_ctx_error(ctx); k++) mg->outputs[k] = zen__to_nhwc(ctx, t[m->outputs[k]]);
     free(t);
+    free(mask);
     if (zen_ctx_error(ctx)) {
         free(mg);
         return NULL;

@@ -27,6 +27,13 @@ typedef struct zen_call_info {
     bool training;
     struct zen_model_graph *mg; /* for layers that register post-step updates (BatchNorm) */
     uint64_t seed;              /* per layer application: dropout masks */
+    /* Keras masks of sequences: masks[k] is input k's mask, an f32 [batch, steps] tensor with
+     * 1 for a real step and 0 for padding, or NULL (no mask). A layer that makes a mask
+     * (Embedding with mask_zero, Masking) stores it in *out_mask; a layer whose type says
+     * propagates_mask passes input 0's mask on; every other layer's output has none. Masks
+     * are consumed by sequence layers (RNNs skip padded steps, attention ignores them). */
+    zen_tensor *const *masks;
+    zen_tensor **out_mask;
 } zen_call_info;
 
 typedef struct zen_layer_type {
@@ -37,8 +44,9 @@ typedef struct zen_layer_type {
     int (*build)(zen_layer *l, zen_model *m, int n, const zen_shape *in, zen_shape *out);
     /* Records the ops. x[i] carry the batch dim; 4-D tensors are NCHW. */
     zen_tensor *(*call)(zen_layer *l, zen_ctx *ctx, int n, zen_tensor *const *x, const zen_call_info *info);
-    /* For later applications of a built layer: checks the input shapes give the same output.
-     * NULL: the output shape must equal the first application's, which build checks. */
+    /* true: the output keeps input 0's mask (element-wise and per-step layers such as Dense,
+     * Dropout, Activation, LayerNormalization), unless call sets *out_mask itself. */
+    bool propagates_mask;
 } zen_layer_type;
 
 struct zen_layer {

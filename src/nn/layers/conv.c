@@ -105,7 +105,7 @@ static zen_tensor *conv_call(zen_layer *l, zen_ctx *ctx, int n, zen_tensor *cons
     return zen__activate(ctx, y, s->act, 1);
 }
 
-const zen_layer_type zen_layer_type_conv2d = {"Conv2D", 1, 1, conv_build, conv_call};
+const zen_layer_type zen_layer_type_conv2d = {"Conv2D", 1, 1, conv_build, conv_call, .propagates_mask = false};
 
 /* ---- MaxPooling2D / AveragePooling2D: pool_size (2), strides (pool_size), padding ---- */
 
@@ -161,8 +161,8 @@ static zen_tensor *avg_pool_call(zen_layer *l, zen_ctx *ctx, int n, zen_tensor *
     return zen_mul(ctx, y, scale);
 }
 
-const zen_layer_type zen_layer_type_max_pooling2d = {"MaxPooling2D", 1, 1, pool_build, max_pool_call};
-const zen_layer_type zen_layer_type_average_pooling2d = {"AveragePooling2D", 1, 1, pool_build, avg_pool_call};
+const zen_layer_type zen_layer_type_max_pooling2d = {"MaxPooling2D", 1, 1, pool_build, max_pool_call, .propagates_mask = false};
+const zen_layer_type zen_layer_type_average_pooling2d = {"AveragePooling2D", 1, 1, pool_build, avg_pool_call, .propagates_mask = false};
 
 /* ---- GlobalAveragePooling2D: (H, W, C) -> (C,), or (1, 1, C) with keepdims ---- */
 
@@ -186,4 +186,4 @@ static zen_tensor *gap_call(zen_layer *l, zen_ctx *ctx, int n, zen_tensor *const
     return zen_reshape(ctx, y, 4, (int64_t[]){y->shape[0], y->shape[1], 1, 1});
 }
 
-const zen_layer_type zen_layer_type_global_average_pooling2d = {"GlobalAveragePooling2D", 1, 1, gap_build, gap_call};
+const zen_layer_type zen_layer_type_global_average_pooling2d = {"GlobalAveragePooling2D", 1, 1, gap_build, gap_call, .propagates_mask = false};

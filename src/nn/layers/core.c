@@ -32,7 +32,7 @@ static int input_build(zen_layer *l, zen_model *m, int n, const zen_shape *in, z
     return 0;
 }
 
-const zen_layer_type zen_layer_type_input = {"Input", 0, 0, input_build, NULL};
+const zen_layer_type zen_layer_type_input = {"Input", 0, 0, input_build, NULL, .propagates_mask = false};
 
 /* ---- Dense ---- */
 
@@ -71,7 +71,7 @@ static zen_tensor *dense_call(zen_layer *l, zen_ctx *ctx, int n, zen_tensor *con
     return x[0]->ndim == 4 ? zen__to_nchw(ctx, y) : y;
 }
 
-const zen_layer_type zen_layer_type_dense = {"Dense", 1, 1, dense_build, dense_call};
+const zen_layer_type zen_layer_type_dense = {"Dense", 1, 1, dense_build, dense_call, .propagates_mask = true};
 
 /* ---- Flatten: Keras order (channels last) ---- */
 
@@ -88,7 +88,7 @@ static zen_tensor *flatten_call(zen_layer *l, zen_ctx *ctx, int n, zen_tensor *c
     return zen_flatten(ctx, zen__to_nhwc(ctx, x[0]), 1);
 }
 
-const zen_layer_type zen_layer_type_flatten = {"Flatten", 1, 1, flatten_build, flatten_call};
+const zen_layer_type zen_layer_type_flatten = {"Flatten", 1, 1, flatten_build, flatten_call, .propagates_mask = false};
 
 /* ---- Reshape: {"target_shape": [...]} in Keras (channels-last) terms, one -1 allowed ---- */
 
@@ -128,7 +128,7 @@ static zen_tensor *reshape_call(zen_layer *l, zen_ctx *ctx, int n, zen_tensor *c
     return zen__to_nchw(ctx, y);
 }
 
-const zen_layer_type zen_layer_type_reshape = {"Reshape", 1, 1, reshape_build, reshape_call};
+const zen_layer_type zen_layer_type_reshape = {"Reshape", 1, 1, reshape_build, reshape_call, .propagates_mask = false};
 
 /* ---- Activation ---- */
 
@@ -147,7 +147,7 @@ static zen_tensor *activation_call(zen_layer *l, zen_ctx *ctx, int n, zen_tensor
     return zen__activate(ctx, x[0], *(zen_activation *)l->state, x[0]->ndim == 4 ? 1 : -1);
 }
 
-const zen_layer_type zen_layer_type_activation = {"Activation", 1, 1, activation_build, activation_call};
+const zen_layer_type zen_layer_type_activation = {"Activation", 1, 1, activation_build, activation_call, .propagates_mask = true};
 
 /* ---- Dropout: {"rate": r, "seed": optional} ---- */
 
@@ -176,4 +176,4 @@ static zen_tensor *dropout_call(zen_layer *l, zen_ctx *ctx, int n, zen_tensor *c
     return zen_dropout(ctx, x[0], s->rate, seed);
 }
 
-const zen_layer_type zen_layer_type_dropout = {"Dropout", 1, 1, dropout_build, dropout_call};
+const zen_layer_type zen_layer_type_dropout = {"Dropout", 1, 1, dropout_build, dropout_call, .propagates_mask = true};

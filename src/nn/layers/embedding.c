@@ -36,4 +36,4 @@ static zen_tensor *embedding_call(zen_layer *l, zen_ctx *ctx, int n, zen_tensor 
     return y && y->ndim == 4 ? zen__to_nchw(ctx, y) : y;
 }
 
-const zen_layer_type zen_layer_type_embedding = {"Embedding", 1, 1, embedding_build, embedding_call};
+const zen_layer_type zen_layer_type_embedding = {"Embedding", 1, 1, embedding_build, embedding_call, .propagates_mask = false};

@@ -35,7 +35,7 @@ static zen_tensor *add_call(zen_layer *l, zen_ctx *ctx, int n, zen_tensor *const
     return y;
 }
 
-const zen_layer_type zen_layer_type_add = {"Add", 2, ZEN_LAYER_MAX_INPUTS, add_build, add_call};
+const zen_layer_type zen_layer_type_add = {"Add", 2, ZEN_LAYER_MAX_INPUTS, add_build, add_call, .propagates_mask = false};
 
 /* ---- Concatenate: {"axis": -1}, a Keras axis (counting the batch dim) ---- */
 
@@ -71,4 +71,4 @@ static zen_tensor *concat_call(zen_layer *l, zen_ctx *ctx, int n, zen_tensor *co
     return zen_concat(ctx, n, x, zen__internal_axis(*(int *)l->state, x[0]->ndim));
 }
 
-const zen_layer_type zen_layer_type_concatenate = {"Concatenate", 2, ZEN_LAYER_MAX_INPUTS, concat_build, concat_call};
+const zen_layer_type zen_layer_type_concatenate = {"Concatenate", 2, ZEN_LAYER_MAX_INPUTS, concat_build, concat_call, .propagates_mask = false};

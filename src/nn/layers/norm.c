@@ -145,7 +145,7 @@ static zen_tensor *bn_call(zen_layer *l, zen_ctx *ctx, int n, zen_tensor *const 
     return zen_add(ctx, zen_mul(ctx, in, a), b);
 }
 
-const zen_layer_type zen_layer_type_batch_normalization = {"BatchNormalization", 1, 1, bn_build, bn_call};
+const zen_layer_type zen_layer_type_batch_normalization = {"BatchNormalization", 1, 1, bn_build, bn_call, .propagates_mask = false};
 
 /* ---- LayerNormalization: axis -1 (or a list), epsilon 1e-3, center, scale ---- */
 
@@ -192,4 +192,4 @@ static zen_tensor *ln_call(zen_layer *l, zen_ctx *ctx, int n, zen_tensor *const 
     return y;
 }
 
-const zen_layer_type zen_layer_type_layer_normalization = {"LayerNormalization", 1, 1, ln_build, ln_call};
+const zen_layer_type zen_layer_type_layer_normalization = {"LayerNormalization", 1, 1, ln_build, ln_call, .propagates_mask = true};
