@@ -595,6 +595,12 @@ ZEN_API zen_model *zen_model_from_json(zen_ctx *ctx, const char *json);
  * totals, and the estimated training memory for batch_size from the memory planner. */
 ZEN_API int zen_model_summary(zen_model *m, FILE *out, int batch_size);
 
+/* Optional labels of the output's classes (copied), kept in the spec as "class_names" and
+ * so in model files; `zen predict`, `zen eval` and `zen serve` show them. n = 0 clears. */
+ZEN_API int zen_model_set_class_names(zen_model *m, int n, const char *const *names);
+ZEN_API int zen_model_n_class_names(const zen_model *m);
+ZEN_API const char *zen_model_class_name(const zen_model *m, int i); /* NULL when i is out of range */
+
 ZEN_API int64_t zen_model_n_params(const zen_model *m, bool trainable_only);
 /* Shape (no batch dim) of input i (or output i) of a built model; returns its ndim, or -1. */
 ZEN_API int zen_model_input_shape(const zen_model *m, int i, int64_t *shape);

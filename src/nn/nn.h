@@ -85,6 +85,8 @@ struct zen_model {
     bool built;
     uint64_t seed;
     struct zen_trainer *trainer; /* set by compile (src/train) */
+    char **class_names;          /* labels of the output's classes (nclass_names), or NULL */
+    int nclass_names;
 };
 
 /* A graph of the model for one batch size and mode. */

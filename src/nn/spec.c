@@ -63,6 +63,10 @@ char *zen_model_to_json(const zen_model *m) {
             cJSON_AddItemToArray(outs, ref_json(m, o));
         }
     }
+    if (m->nclass_names) {
+        cJSON *names = cJSON_AddArrayToObject(root, "class_names");
+        for (int i = 0; i < m->nclass_names; i++) cJSON_AddItemToArray(names, cJSON_CreateString(m->class_names[i]));
+    }
     char *s = cJSON_Print(root);
     cJSON_Delete(root);
     return s;
@@ -217,6 +221,21 @@ zen_model *zen_model_from_json(zen_ctx *ctx, const char *json) {
         if (n <= 0 || zen_model_set_outputs(m, n, ids) != 0) {
             cJSON_Delete(root);
             return spec_fail(m, "model spec: output_layers must list 1 to 8 layer names%s%s", "", "");
+        }
+    }
+    /* Optional labels of the output classes: "class_names": ["cat", "dog", ...]. */
+    cJSON *names = cJSON_GetObjectItem(root, "class_names");
+    if (names) {
+        int n = cJSON_GetArraySize(names);
+        const char **list = n > 0 ? calloc((size_t)n, sizeof *list) : NULL;
+        bool ok = cJSON_IsArray(names) && n > 0 && list;
+        for (int i = 0; ok && i < n; i++) ok = (list[i] = cJSON_GetStringValue(cJSON_GetArrayItem(names, i))) != NULL;
+        int rc = ok ? zen_model_set_class_names(m, n, list) : -1;
+        free(list);
+        if (!ok || rc != 0) {
+            cJSON_Delete(root);
+            if (ok) return zen_model_free(m), NULL; /* out of memory, recorded */
+            return spec_fail(m, "model spec: class_names must be a non-empty list of strings%s%s", "", "");
         }
     }
     cJSON_Delete(root);
