@@ -648,7 +648,12 @@ typedef struct zen_optimizer zen_optimizer;
  *   {"class_name": "CosineDecay", "config": {"initial_learning_rate", "decay_steps", "alpha",
  *        "warmup_target", "warmup_steps"}} (linear warmup to warmup_target, then cosine;
  *        without warmup_target no warmup)
- * config may be NULL for the defaults. */
+ * config may be NULL for the defaults.
+ * gradient_accumulation_steps N (Keras 3; null or 1: off): each step only adds the gradients
+ * to per-parameter accumulators, and every N-th step applies one update with their mean
+ * (clipping, weight decay and the schedule act on that mean). zen_optimizer_iterations
+ * counts updates (Keras: micro-steps // N), so N accumulated micro-batches of B samples train
+ * exactly as one batch of N*B would (for losses that are means over samples). */
 ZEN_API zen_optimizer *zen_optimizer_new(zen_ctx *ctx, const char *class_name, const char *config_json);
 ZEN_API void zen_optimizer_free(zen_optimizer *opt);
 /* The learning rate the next step will use (schedule applied), and an override of it (what

@@ -265,8 +265,15 @@ static bool configure_base(zen_optimizer *opt, cJSON *cfg) {
     if (v && !cJSON_IsNull(v) && !(cJSON_IsNumber(v) && v->valuedouble == 1))
         return zen__fail(opt->ctx, "%s: loss_scale_factor is not supported (use null)", cls), false;
     v = cJSON_GetObjectItem(cfg, "gradient_accumulation_steps");
-    if (v && !cJSON_IsNull(v) && !(cJSON_IsNumber(v) && v->valuedouble <= 1))
-        return zen__fail(opt->ctx, "%s: gradient_accumulation_steps is not supported (use null)", cls), false;
+    if (v && !cJSON_IsNull(v)) {
+        if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || !(v->valuedouble >= 1) ||
+            v->valuedouble > 1e6) {
+            char b[64];
+            return zen__fail(opt->ctx, "%s: gradient_accumulation_steps must be a whole number >= 1 or null (%s)",
+                             cls, got(v, b, sizeof b)), false;
+        }
+        opt->accum_steps = v->valuedouble > 1 ? (int)v->valuedouble : 0;
+    }
     v = cJSON_GetObjectItem(cfg, "decay");
     if (v && !cJSON_IsNull(v) && !(cJSON_IsNumber(v) && v->valuedouble == 0))
         return zen__fail(opt->ctx, "%s: decay is no longer supported (Keras 3); use a learning_rate schedule", cls),
@@ -325,6 +332,7 @@ void zen_optimizer_free(zen_optimizer *opt) {
     if (!opt) return;
     for (int i = 0; i < opt->nparams; i++)
         for (int k = 0; k < ZEN_OPT_MAX_SLOTS; k++) zen__aligned_free(opt->params[i].slot[k]);
+    for (int i = 0; i < opt->nparams; i++) zen__aligned_free(opt->params[i].accum);
     free(opt->params);
     free(opt->config_json);
     free(opt);
@@ -379,6 +387,11 @@ static int bind_params(zen_optimizer *opt, int n, zen_tensor *const *params) {
             memset(opt->params[i].slot[k], 0, bytes);
         }
         if (opt->type->init_slots) opt->type->init_slots(opt, opt->params[i].slot, m);
+        if (opt->accum_steps) {
+            opt->params[i].accum = zen__aligned_alloc(bytes ? bytes : 4);
+            if (!opt->params[i].accum) return zen__fail(opt->ctx, "%s: out of memory", opt->type->class_name), -1;
+            memset(opt->params[i].accum, 0, bytes);
+        }
     }
     return 0;
 }
@@ -445,6 +458,35 @@ static void clip_gradients(zen_optimizer *opt, int n, zen_tensor *const *params)
     }
 }
 
+/* Keras 3's gradient_accumulation_steps N: each step adds the gradients to the
+ * accumulators; every N-th step replaces the gradients (in place, as clipping does) by the
+ * mean of the N, resets the accumulators and returns true so that the update runs (clipping,
+ * weight decay and the schedule apply then, once, to the mean). `iterations` counts those
+ * updates (Keras: _iterations // N), so schedules and Adam's bias correction see the same
+ * step numbers as one big batch would: N micro-batches of size B equal one batch of N*B
+ * for a loss that is a mean over samples. */
+static bool accumulate(zen_optimizer *opt, int n, zen_tensor *const *params) {
+    int nt = zen_ctx_threads(opt->ctx);
+    bool update = (opt->micro_steps + 1) % opt->accum_steps == 0;
+    float steps = (float)opt->accum_steps;
+    for (int i = 0; i < n; i++) {
+        float *acc = opt->params[i].accum, *g = params[i]->grad->data;
+        int64_t m = zen_numel(params[i]);
+        if (update) {
+#pragma omp parallel for simd num_threads(nt) schedule(static) if (nt > 1 && m > 65536)
+            for (int64_t j = 0; j < m; j++) {
+                g[j] = (g[j] + acc[j]) / steps;
+                acc[j] = 0;
+            }
+        } else {
+#pragma omp parallel for simd num_threads(nt) schedule(static) if (nt > 1 && m > 65536)
+            for (int64_t j = 0; j < m; j++) acc[j] += g[j];
+        }
+    }
+    opt->micro_steps++;
+    return update;
+}
+
 /* Elements per work item of the threaded update (64 KiB of each array). */
 #define UPDATE_CHUNK 16384
 
@@ -461,6 +503,7 @@ int zen_optimizer_step(zen_optimizer *opt, int n, zen_tensor *const *params) {
                              p && p->name[0] ? p->name : "unnamed"), -1;
     }
     if (bind_params(opt, n, params) != 0) return -1;
+    if (opt->accum_steps && !accumulate(opt, n, params)) return 0;
     clip_gradients(opt, n, params);
     float lr = zen_optimizer_lr(opt);
     int64_t t = ++opt->iterations;

@@ -46,6 +46,7 @@ double zen__schedule_lr(const zen_schedule *s, int64_t step);
 typedef struct zen_opt_param {
     const zen_tensor *param;
     float *slot[ZEN_OPT_MAX_SLOTS];
+    float *accum; /* the summed gradients of the micro-steps so far (gradient accumulation) */
 } zen_opt_param;
 
 struct zen_optimizer {
@@ -59,7 +60,9 @@ struct zen_optimizer {
         float beta_1, beta_2, epsilon, momentum, rho, weight_decay, initial_accumulator;
         bool nesterov, amsgrad, centered;
     } hp;
-    int64_t iterations;
+    int64_t iterations;  /* updates applied (Keras's `iterations`) */
+    int accum_steps;     /* gradient_accumulation_steps; 0: off (every step updates) */
+    int64_t micro_steps; /* steps taken with accumulation on (Keras's `_iterations`) */
     zen_opt_param *params;
     int nparams;
     char *config_json; /* as given, for model files */

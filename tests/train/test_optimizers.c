@@ -308,7 +308,7 @@ TEST(test_bad_configs) {
     expect_error("Adam", "{\"clipnorm\": -1}", "Adam: clipnorm must be a number in [0, inf]", NULL);
     expect_error("Adam", "{\"use_ema\": true}", "Adam: use_ema is not supported", NULL);
     expect_error("Adam", "{\"decay\": 0.01}", "decay is no longer supported", NULL);
-    expect_error("Adam", "{\"gradient_accumulation_steps\": 4}", "gradient_accumulation_steps is not supported", NULL);
+    expect_error("Adam", "{\"gradient_accumulation_steps\": 0}", "gradient_accumulation_steps must be a whole number", NULL);
     expect_error("Adam", "[1, 2]", "Adam config is not a JSON object", NULL);
     expect_error("Adam", "{\"learning_rate\": ", "Adam config is not a JSON object", NULL);
     /* schedules */
