@@ -332,6 +332,24 @@ ZEN_API float zen_rng_normal(zen_rng *r);                       /* N(0, 1) */
 ZEN_API void zen_rng_fill_uniform(zen_rng *r, zen_tensor *t, float lo, float hi);
 ZEN_API void zen_rng_fill_normal(zen_rng *r, zen_tensor *t, float mean, float std);
 
+/* Sampling the next token from a row of n logits (for text generation), in Hugging Face's
+ * order: logits / temperature, then top-k, then top-p on that distribution, then one draw
+ * from rng over the kept tokens (walked in index order: a seed gives the same token
+ * everywhere). A zero-initialised zen_sampling is greedy decoding.
+ *   temperature  0: greedy (the first largest logit); > 0: softmax(logits / temperature)
+ *   top_k        keep the k largest logits (and any tied with the k-th); 0: no limit
+ *   top_p        nucleus: keep the most likely tokens, in descending order, until their
+ *                probability reaches top_p (at least one; ties with the last kept one are
+ *                kept too); 0 or 1: no limit
+ * Returns the token index, or -1 (ctx records why) for bad options or a NaN / +Inf logit.
+ * -Inf logits (masked tokens) are never drawn. */
+typedef struct zen_sampling {
+    float temperature;
+    int top_k;
+    float top_p;
+} zen_sampling;
+ZEN_API int zen_sample_logits(zen_ctx *ctx, const float *logits, int n, const zen_sampling *s, zen_rng *rng);
+
 /* Wall-clock seconds from a monotonic clock. */
 ZEN_API double zen_time_seconds(void);
 
