@@ -629,6 +629,40 @@ ZEN_API zen_layer *zen_model_layer(const zen_model *m, int i);
 ZEN_API int zen_layer_n_weights(const zen_layer *l);
 ZEN_API zen_tensor *zen_layer_weight(const zen_layer *l, int i, const char **name, bool *trainable);
 
+/* Language models (GPT-2 style). The layers: TokenAndPositionEmbedding (vocabulary_size,
+ * sequence_length, embedding_dim; int32 ids [T] -> [T, D]), GPT2Block (num_heads,
+ * intermediate_dim 4*D, dropout 0, layer_norm_epsilon 1e-5: Hugging Face's pre-norm GPT-2
+ * block, causal self-attention and a gelu_tanh MLP) and LMHead ("embedding": the layer
+ * whose token table gives the logits, x·Eᵀ, tied weights). A language model is the chain
+ *   Input(int32 [T]) -> TokenAndPositionEmbedding -> GPT2Block... -> LayerNormalization
+ *   -> LMHead (or Dense(vocab)) [-> Activation softmax, for training with
+ *   sparse_categorical_crossentropy over [B, T, vocab]]
+ * and T (sequence_length) is its context length.
+ *
+ * zen_lm runs such a model incrementally: zen_lm_feed takes n more tokens, computes only
+ * them (each block attends over the cached keys and values of all earlier tokens) and writes
+ * the logits of all n ([n, vocab], all true) or of the last ([vocab]). The logits are those
+ * of the model's last layer before a final softmax. Feeding past the context length is an
+ * error (reset and feed a shorter window again to slide). zen_lm_feed allocates a small
+ * graph per call, freed before it returns. */
+typedef struct zen_lm zen_lm;
+ZEN_API zen_lm *zen_lm_new(zen_model *m); /* errors (not a language model) go to m's context */
+ZEN_API void zen_lm_free(zen_lm *lm);
+ZEN_API int zen_lm_feed(zen_lm *lm, int n, const int32_t *ids, float *logits, bool all);
+ZEN_API void zen_lm_reset(zen_lm *lm); /* forget every token fed */
+ZEN_API int64_t zen_lm_position(const zen_lm *lm); /* tokens fed since the last reset */
+ZEN_API int64_t zen_lm_context_length(const zen_lm *lm);
+ZEN_API int64_t zen_lm_vocab_size(const zen_lm *lm);
+
+/* A Hugging Face GPT-2 checkpoint as a zen model (built, weights loaded): path is a
+ * directory holding config.json and model.safetensors, or that model.safetensors file
+ * (config.json beside it). config.json gives n_embd, n_layer, n_head, n_positions (or
+ * n_ctx), vocab_size, n_inner, layer_norm_epsilon; activation_function must be gelu_new.
+ * Weights may be F32, F16 or BF16; HF's Conv1D [in, out] weights are transposed to zen's
+ * [out, in]. The model is Input -> TokenAndPositionEmbedding "wte_wpe" -> GPT2Block "h_N"
+ * -> LayerNormalization "ln_f" -> LMHead (logits). */
+ZEN_API zen_model *zen_gpt2_import(zen_ctx *ctx, const char *path);
+
 /* ---------------------------------------------------------------------------------------
  * 8. Training (Keras-style): optimizers, compile, fit, evaluate, predict, callbacks
  *
