@@ -730,6 +730,10 @@ ZEN_API int zen_optimizer_step(zen_optimizer *opt, int n, zen_tensor *const *par
  * sparse_top_k_categorical_accuracy, precision, recall, f1_score (binary, threshold 0.5,
  * element-wise for one output or binary_crossentropy; otherwise macro-averaged over all the
  * classes of the output, from argmax), mae, mse.
+ * Language models: an output (steps, classes) with sparse_categorical_crossentropy takes
+ * i32 labels (N, steps) and the loss is the mean over every position; metric perplexity
+ * (keras-hub's Perplexity; cross-entropy losses only) is exp of the mean per-token
+ * cross-entropy, from a softmax output's probabilities or from logits.
  * The model takes ownership of opt. Returns 0 or -1. */
 ZEN_API int zen_model_compile(zen_model *m, zen_optimizer *opt, const char *loss, int nmetrics,
                               const char *const *metrics);
@@ -779,6 +783,10 @@ typedef struct zen_fit_opts {
     zen_callback *const *callbacks;     /* not owned */
     int ncallbacks;
     const char *plot_path;              /* when set, an SVG of the curves is written at the end */
+    int eval_every;                     /* 0; N > 0: every N training steps, the validation loss
+                                           (and perplexity for a cross-entropy) is computed and
+                                           printed as "step S (epoch E): val_loss ... -
+                                           val_perplexity ..." (not in Keras; for long epochs) */
 } zen_fit_opts;
 /* Keras's defaults (the values in the comments above). */
 ZEN_API zen_fit_opts zen_fit_defaults(void);

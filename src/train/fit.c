@@ -186,6 +186,25 @@ static int check_dataset(zen_model *m, const zen_dataset *d, const char *what, b
                          (long long)(d->y->ndim ? d->y->shape[0] : 0)), -1;
     const char *loss = m->trainer->loss;
     const zen_shape *out = &m->nodes[m->outputs[0]].shape;
+    if (zen__loss_sparse(loss) && out->ndim > 1) {
+        /* Sequences: an output (steps, ..., classes) takes i32 labels (N, steps, ...). */
+        bool fits = d->y->dtype == ZEN_I32 && d->y->ndim == out->ndim;
+        for (int k = 0; fits && k < out->ndim - 1; k++) fits = d->y->shape[k + 1] == out->dim[k];
+        if (!fits) {
+            char want[160], got[160];
+            shape_text(want, sizeof want, "(N", out->ndim - 1, out->dim);
+            shape_text(got, sizeof got, "(", d->y->ndim, d->y->shape);
+            return zen__fail(ctx, "%s: sparse_categorical_crossentropy on a sequence output needs i32 labels of shape "
+                                  "%s, got %s %s", what, want, zen_dtype_name(d->y->dtype), got), -1;
+        }
+        int64_t c = out->dim[out->ndim - 1], n = zen_array_numel(d->y);
+        const int32_t *lab = d->y->data;
+        for (int64_t i = 0; i < n; i++)
+            if (lab[i] < 0 || lab[i] >= c)
+                return zen__fail(ctx, "%s: label %d at position %lld of the targets is outside [0, %lld) (the model "
+                                      "has %lld classes)", what, lab[i], (long long)i, (long long)c, (long long)c), -1;
+        return 0;
+    }
     if (zen__loss_sparse(loss)) {
         if (d->y->dtype != ZEN_I32 || !(d->y->ndim == 1 || (d->y->ndim == 2 && d->y->shape[1] == 1)))
             return zen__fail(ctx, "%s: sparse_categorical_crossentropy needs i32 class labels of shape (N,) or (N, 1), "
@@ -239,7 +258,8 @@ static cached_graph *get_graph(zen_model *m, int kind, int batch, const zen_arra
         for (int k = 1; k < y->ndim; k++) shape[k] = y->shape[k];
         mg->target = zen_input(ctx, y->dtype, y->ndim, shape);
         zen_tensor *target = mg->target;
-        if (zen__loss_sparse(t->loss) && y->ndim == 2) target = zen_reshape(ctx, target, 1, (int64_t[]){batch});
+        if (zen__loss_sparse(t->loss) && y->ndim == 2 && mg->outputs[0]->ndim == 2)
+            target = zen_reshape(ctx, target, 1, (int64_t[]){batch});
         else if (!zen__loss_sparse(t->loss) && y->ndim == 1) /* targets (N,) for an output (1,) */
             target = zen_reshape(ctx, target, 2, (int64_t[]){batch, 1});
         mg->loss = zen__loss_build(ctx, t->loss, mg->outputs[0], target);
@@ -290,15 +310,13 @@ static void collect(zen_trainer *t, zen_metrics *logs, const char *prefix, doubl
     for (int i = 0; i < t->nmetrics; i++) put(logs, prefix, t->metrics[i]->name, zen__metric_result(t->metrics[i]));
 }
 
-/* Loss and metrics over d, appended to logs with the prefix ("" or "val_"). */
-static int evaluate_into(zen_model *m, const zen_dataset *d, int batch_size, zen_metrics *logs, const char *prefix) {
+/* The mean loss over d into *loss; with_metrics: the compiled metrics too (reset first). */
+static int eval_loop(zen_model *m, const zen_dataset *d, int batch_size, bool with_metrics, double *loss) {
     zen_trainer *t = m->trainer;
     zen_ctx *ctx = m->ctx;
-    if (d->n == 0) return zen__fail(ctx, "%s: the %s dataset is empty", *prefix ? "zen_model_fit" : "zen_model_evaluate",
-                                    *prefix ? "validation" : "evaluation"), -1;
     zen_batch_iter *it = zen_batch_iter_new(ctx, d, NULL, d->n, (zen_batch_opts){.batch_size = batch_size, .prefetch = true});
     if (!it) return -1;
-    reset_metrics(t);
+    if (with_metrics) reset_metrics(t);
     double loss_sum = 0;
     int rc = 0;
     for (zen_batch b; zen_batch_iter_next(it, &b);) {
@@ -313,11 +331,22 @@ static int evaluate_into(zen_model *m, const zen_dataset *d, int batch_size, zen
             break;
         }
         loss_sum += (double)*(float *)c->mg->loss->data * (double)b.n;
-        for (int i = 0; i < t->nmetrics; i++) zen__metric_update(t->metrics[i], c->mg->outputs[0], c->mg->target, b.n);
+        for (int i = 0; with_metrics && i < t->nmetrics; i++)
+            zen__metric_update(t->metrics[i], c->mg->outputs[0], c->mg->target, b.n);
     }
     zen_batch_iter_free(it);
-    if (rc == 0) collect(t, logs, prefix, loss_sum / (double)d->n);
+    *loss = loss_sum / (double)d->n;
     return rc;
+}
+
+/* Loss and metrics over d, appended to logs with the prefix ("" or "val_"). */
+static int evaluate_into(zen_model *m, const zen_dataset *d, int batch_size, zen_metrics *logs, const char *prefix) {
+    if (d->n == 0) return zen__fail(m->ctx, "%s: the %s dataset is empty", *prefix ? "zen_model_fit" : "zen_model_evaluate",
+                                    *prefix ? "validation" : "evaluation"), -1;
+    double loss;
+    if (eval_loop(m, d, batch_size, true, &loss) != 0) return -1;
+    collect(m->trainer, logs, prefix, loss);
+    return 0;
 }
 
 int zen_model_evaluate(zen_model *m, const zen_dataset *d, int batch_size, zen_metrics *out) {
@@ -416,6 +445,7 @@ zen_history *zen_model_fit(zen_model *m, const zen_dataset *train, const zen_fit
     if (o.epochs < 0 || o.initial_epoch < 0)
         return zen__fail(ctx, "zen_model_fit: epochs (%d) and initial_epoch (%d) must be >= 0", o.epochs, o.initial_epoch);
     if (o.batch_size <= 0) return zen__fail(ctx, "zen_model_fit: batch_size must be positive, got %d", o.batch_size);
+    if (o.eval_every < 0) return zen__fail(ctx, "zen_model_fit: eval_every must be >= 0, got %d", o.eval_every);
     if (!(o.validation_split >= 0 && o.validation_split < 1))
         return zen__fail(ctx, "zen_model_fit: validation_split must be in [0, 1), got %g", o.validation_split);
     if (o.ncallbacks < 0 || (o.ncallbacks > 0 && !o.callbacks))
@@ -468,6 +498,7 @@ zen_history *zen_model_fit(zen_model *m, const zen_dataset *train, const zen_fit
     /* a callback that cannot start (CSVLogger's file) stops training before the first step */
     if (run_callbacks(o.callbacks, o.ncallbacks, &st, 0, 0, NULL)) st.stop = h->stopped_early = true;
     bool failed = false;
+    int64_t since_eval = 0;
     for (int epoch = o.initial_epoch; epoch < o.epochs && !st.stop; epoch++) {
         st.epoch = epoch;
         /* Resuming at initial_epoch replays the shuffles of the epochs before it. */
@@ -517,6 +548,23 @@ zen_history *zen_model_fit(zen_model *m, const zen_dataset *train, const zen_fit
             collect(t, &logs, "", loss_sum / (double)seen);
             zen__progress_batch(prog, b.index + 1, &logs);
             if (run_callbacks(o.callbacks, o.ncallbacks, &st, 1, (int)b.index, &logs)) st.stop = true;
+            /* eval_every: the validation loss (and, for a cross-entropy, its perplexity) every
+             * N steps, printed and passed to callbacks' on_batch_end as val_loss. */
+            if (o.eval_every > 0 && val && ++since_eval == o.eval_every) {
+                since_eval = 0;
+                double vl;
+                if (eval_loop(m, val, o.batch_size, false, &vl) != 0) {
+                    failed = true;
+                    break;
+                }
+                if (st.verbose) {
+                    zen__progress_interrupt(prog);
+                    printf("step %lld (epoch %d): val_loss %.4f", (long long)b.index + 1, epoch + 1, vl);
+                    if (strstr(t->loss, "categorical_crossentropy")) printf(" - val_perplexity %.4f", exp(vl));
+                    printf("\n");
+                    fflush(stdout);
+                }
+            }
             if (st.stop) break;
         }
         if (failed) {

@@ -55,9 +55,17 @@ zen_tensor *zen__loss_build(zen_ctx *ctx, const char *loss, zen_tensor *out, zen
         return logits ? zen_cross_entropy_probs(ctx, logits, target) : ce_from_probs(ctx, out, target);
     }
     if (!strcmp(loss, "sparse_categorical_crossentropy")) {
-        if (out->ndim != 2)
-            return zen__fail(ctx, "sparse_categorical_crossentropy: the model output must be (batch, classes)");
+        if (out->ndim < 2)
+            return zen__fail(ctx, "sparse_categorical_crossentropy: the model output must be (batch, [steps,] classes)");
         logits = logits_of(out, ZEN_OP_SOFTMAX);
+        /* Sequences (batch, steps, ..., classes) with targets (batch, steps, ...): the mean over
+         * every position, as Keras, by taking each position as a row. */
+        if (out->ndim > 2) {
+            int64_t c = out->shape[out->ndim - 1], rows = zen_numel(out) / c;
+            if (logits) logits = zen_reshape(ctx, logits, 2, (int64_t[]){rows, c});
+            out = zen_reshape(ctx, out, 2, (int64_t[]){rows, c});
+            target = zen_reshape(ctx, target, 1, (int64_t[]){rows});
+        }
         if (logits) return zen_cross_entropy(ctx, logits, target);
         /* probabilities, as Keras (TensorFlow): log(clip(p)) taken as logits, so the row is
          * renormalised: -log(clip(p_t) / sum_j clip(p_j)) */

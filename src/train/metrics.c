@@ -8,7 +8,7 @@
 
 enum {
     M_CATEGORICAL_ACCURACY, M_SPARSE_ACCURACY, M_BINARY_ACCURACY, M_TOP_K, M_SPARSE_TOP_K,
-    M_PRECISION, M_RECALL, M_F1, M_MAE, M_MSE,
+    M_PRECISION, M_RECALL, M_F1, M_MAE, M_MSE, M_PERPLEXITY,
 };
 
 static const struct { const char *name; int kind; } metric_names[] = {
@@ -22,6 +22,7 @@ static const struct { const char *name; int kind; } metric_names[] = {
     {"f1_score", M_F1},
     {"mae", M_MAE}, {"mean_absolute_error", M_MAE},
     {"mse", M_MSE}, {"mean_squared_error", M_MSE},
+    {"perplexity", M_PERPLEXITY},
 };
 
 zen_metric *zen__metric_new(zen_ctx *ctx, const char *name, const char *loss) {
@@ -39,10 +40,13 @@ zen_metric *zen__metric_new(zen_ctx *ctx, const char *name, const char *loss) {
     if (kind < 0)
         return zen__fail(ctx, "compile: unknown metric '%s' (accuracy, categorical_accuracy, "
                               "sparse_categorical_accuracy, binary_accuracy, top_k_categorical_accuracy, "
-                              "sparse_top_k_categorical_accuracy, precision, recall, f1_score, mae, mse)", name);
+                              "sparse_top_k_categorical_accuracy, precision, recall, f1_score, mae, mse, perplexity)", name);
     if ((kind == M_MAE || kind == M_MSE) && !strcmp(loss, "sparse_categorical_crossentropy"))
         return zen__fail(ctx, "compile: metric '%s' compares targets with outputs of the same shape; the class labels "
                               "of sparse_categorical_crossentropy are not", name);
+    if (kind == M_PERPLEXITY && strcmp(loss, "sparse_categorical_crossentropy") && strcmp(loss, "categorical_crossentropy"))
+        return zen__fail(ctx, "compile: metric 'perplexity' needs a cross-entropy loss (sparse_categorical_crossentropy "
+                              "or categorical_crossentropy), got '%s'", loss);
     zen_metric *m = calloc(1, sizeof *m);
     if (!m) return zen__fail(ctx, "compile: out of memory");
     snprintf(m->name, sizeof m->name, "%s", name);
@@ -145,6 +149,25 @@ void zen__metric_update(zen_metric *m, const zen_tensor *pred, const zen_tensor 
             }
         }
         break;
+    case M_PERPLEXITY:
+        /* keras-hub's Perplexity: exp of the mean cross-entropy per token (row). A softmax
+         * output gives probabilities; any other output is read as logits. */
+        for (int64_t i = 0; i < rows; i++) {
+            const float *r = p + i * c;
+            int64_t t = target_class(target, i, c);
+            if (t < 0 || t >= c) continue; /* ignored positions (-100) */
+            double nll;
+            if (pred->op == ZEN_OP_SOFTMAX) {
+                nll = -log(fmax((double)r[t], 1e-30));
+            } else {
+                double mx = r[argmax_row(r, c)], z = 0;
+                for (int64_t j = 0; j < c; j++) z += exp((double)r[j] - mx);
+                nll = mx + log(z) - r[t];
+            }
+            m->sum += nll;
+            m->count += 1;
+        }
+        break;
     case M_MAE:
     case M_MSE:
         for (int64_t i = 0; i < n; i++) {
@@ -175,6 +198,7 @@ double zen__metric_result(const zen_metric *m) {
                      m->kind);
         return m->nclasses ? s / m->nclasses : 0;
     }
+    if (m->kind == M_PERPLEXITY) return m->count > 0 ? exp(m->sum / m->count) : NAN;
     return m->count > 0 ? m->sum / m->count : NAN;
 }
 
