@@ -619,6 +619,11 @@ ZEN_API int zen_model_set_class_names(zen_model *m, int n, const char *const *na
 ZEN_API int zen_model_n_class_names(const zen_model *m);
 ZEN_API const char *zen_model_class_name(const zen_model *m, int i); /* NULL when i is out of range */
 
+/* The tokenizer of a language model as a JSON object (copied; NULL clears), kept in the spec
+ * as "tokenizer" and so in model files; `zen generate` reads it. NULL when there is none. */
+ZEN_API int zen_model_set_tokenizer_json(zen_model *m, const char *json);
+ZEN_API const char *zen_model_tokenizer_json(const zen_model *m);
+
 ZEN_API int64_t zen_model_n_params(const zen_model *m, bool trainable_only);
 /* Shape (no batch dim) of input i (or output i) of a built model; returns its ndim, or -1. */
 ZEN_API int zen_model_input_shape(const zen_model *m, int i, int64_t *shape);

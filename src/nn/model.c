@@ -20,11 +20,30 @@ void zen_model_free(zen_model *m) {
     if (!m) return;
     zen__trainer_free(m->trainer);
     zen_model_set_class_names(m, 0, NULL);
+    free(m->tokenizer_json);
     for (int i = 0; i < m->nlayers; i++) zen_layer_free(m->layers[i]);
     free(m->layers);
     free(m->nodes);
     free(m);
 }
+
+int zen_model_set_tokenizer_json(zen_model *m, const char *json) {
+    if (!m) return -1;
+    char *copy = NULL;
+    if (json) {
+        cJSON *v = cJSON_Parse(json);
+        bool ok = cJSON_IsObject(v);
+        if (ok) copy = cJSON_PrintUnformatted(v);
+        cJSON_Delete(v);
+        if (!ok) return zen__fail(m->ctx, "zen_model_set_tokenizer_json: not a JSON object"), -1;
+        if (!copy) return zen__fail(m->ctx, "zen_model_set_tokenizer_json: out of memory"), -1;
+    }
+    free(m->tokenizer_json);
+    m->tokenizer_json = copy;
+    return 0;
+}
+
+const char *zen_model_tokenizer_json(const zen_model *m) { return m ? m->tokenizer_json : NULL; }
 
 int zen_model_set_class_names(zen_model *m, int n, const char *const *names) {
     if (!m) return -1;

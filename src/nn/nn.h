@@ -87,6 +87,7 @@ struct zen_model {
     struct zen_trainer *trainer; /* set by compile (src/train) */
     char **class_names;          /* labels of the output's classes (nclass_names), or NULL */
     int nclass_names;
+    char *tokenizer_json;        /* the tokenizer of a language model (a JSON object), or NULL */
 };
 
 /* A graph of the model for one batch size and mode. */

@@ -67,6 +67,7 @@ char *zen_model_to_json(const zen_model *m) {
         cJSON *names = cJSON_AddArrayToObject(root, "class_names");
         for (int i = 0; i < m->nclass_names; i++) cJSON_AddItemToArray(names, cJSON_CreateString(m->class_names[i]));
     }
+    if (m->tokenizer_json) cJSON_AddItemToObject(root, "tokenizer", cJSON_Parse(m->tokenizer_json));
     char *s = cJSON_Print(root);
     cJSON_Delete(root);
     return s;
@@ -236,6 +237,17 @@ zen_model *zen_model_from_json(zen_ctx *ctx, const char *json) {
             cJSON_Delete(root);
             if (ok) return zen_model_free(m), NULL; /* out of memory, recorded */
             return spec_fail(m, "model spec: class_names must be a non-empty list of strings%s%s", "", "");
+        }
+    }
+    /* Optional tokenizer of a language model: "tokenizer": {...}. */
+    cJSON *tok = cJSON_GetObjectItem(root, "tokenizer");
+    if (tok) {
+        char *text = cJSON_IsObject(tok) ? cJSON_PrintUnformatted(tok) : NULL;
+        int rc = text ? zen_model_set_tokenizer_json(m, text) : -1;
+        free(text);
+        if (rc != 0) {
+            cJSON_Delete(root);
+            return spec_fail(m, "model spec: tokenizer must be a JSON object%s%s", "", "");
         }
     }
     cJSON_Delete(root);
