@@ -23,7 +23,8 @@ static const char *usage =
     "  --threads N              threads for the kernels (default: all cores)\n"
     "  --output PATH            the trained model (default: SPEC's name with .zen)\n"
     "  --history PATH           per-epoch logs as CSV\n"
-    "  --plot PATH              training curves as SVG\n";
+    "  --plot PATH              training curves as SVG\n"
+    "  --eval-every N           also the validation loss (and perplexity) every N steps (spec fit.eval_every)\n";
 
 /* The directory of a named data set, or the argument itself. */
 static const char *data_dir(const char *name, char *buf, size_t n) {
@@ -47,7 +48,7 @@ static bool spec_fit(const cJSON *fit, zen_fit_opts *o) {
     if (!cJSON_IsObject(fit)) return fprintf(stderr, "zen train: spec: \"fit\" must be an object\n"), false;
     const struct { const char *key; int *i; float *f; } fields[] = {
         {"epochs", &o->epochs, NULL}, {"batch_size", &o->batch_size, NULL}, {"initial_epoch", &o->initial_epoch, NULL},
-        {"validation_split", NULL, &o->validation_split},
+        {"validation_split", NULL, &o->validation_split}, {"eval_every", &o->eval_every, NULL},
     };
     for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
         cJSON *v = cJSON_GetObjectItem(fit, fields[k].key);
@@ -106,7 +107,7 @@ int cmd_train(int argc, char **argv) {
     const char *spec_path = NULL, *data = NULL, *output = NULL, *history = NULL, *plot = NULL;
     zen_fit_opts o = zen_fit_defaults(), flags = {0};
     bool set_epochs = false, set_batch = false, set_split = false, set_seed = false, no_shuffle = false, set_initial = false;
-    long v, threads = 0, verbose = -1;
+    long v, threads = 0, verbose = -1, eval_every = -1;
     double f;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -123,6 +124,7 @@ int cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--validation-split")) { if (!cli_float("train", a, val, 0, 0.99, &f)) return 2; flags.validation_split = (float)f, set_split = true, i++; }
         else if (!strcmp(a, "--verbose")) { if (!cli_int("train", a, val, 0, 2, &verbose)) return 2; i++; }
         else if (!strcmp(a, "--threads")) { if (!cli_int("train", a, val, 1, 1024, &threads)) return 2; i++; }
+        else if (!strcmp(a, "--eval-every")) { if (!cli_int("train", a, val, 0, 1 << 30, &eval_every)) return 2; i++; }
         else if (a[0] == '-') return fprintf(stderr, "zen train: unknown or incomplete option '%s'\n%s", a, usage), 2;
         else if (!spec_path) spec_path = a;
         else return fprintf(stderr, "zen train: unexpected argument '%s'\n%s", a, usage), 2;
@@ -155,6 +157,7 @@ int cmd_train(int argc, char **argv) {
     if (set_initial) o.initial_epoch = flags.initial_epoch;
     if (no_shuffle) o.shuffle = false;
     o.verbose = (int)verbose;
+    if (eval_every >= 0) o.eval_every = (int)eval_every;
     o.plot_path = plot;
 
     m = zen_model_from_json(ctx, text);
