@@ -249,11 +249,50 @@ TEST(test_save_load) {
     zen_ctx_free(ctx);
 }
 
+/* Bad configs of the GPT layers give errors naming the layer and the argument. */
+TEST(test_layer_errors) {
+    const char *head = "{\"class_name\": \"Sequential\", \"config\": {\"layers\": ["
+                       "{\"class_name\": \"Input\", \"config\": {\"shape\": [%d], \"dtype\": \"int32\"}},"
+                       "{\"class_name\": \"TokenAndPositionEmbedding\", \"config\": {\"name\": \"emb\", "
+                       "\"vocabulary_size\": 10, \"sequence_length\": 8, \"embedding_dim\": 12}}%s]}}";
+    struct {
+        int steps;
+        const char *rest, *expect;
+    } cases[] = {
+        {8, ", {\"class_name\": \"GPT2Block\", \"config\": {\"num_heads\": 5}}",
+         "num_heads must be a positive divisor of the width 12, got 5"},
+        {8, ", {\"class_name\": \"GPT2Block\", \"config\": {}}", "num_heads"},
+        {8, ", {\"class_name\": \"GPT2Block\", \"config\": {\"num_heads\": 2, \"dropout\": 1.5}}",
+         "dropout must be in [0, 1)"},
+        {8, ", {\"class_name\": \"LMHead\", \"config\": {\"embedding\": \"nope\"}}",
+         "embedding 'nope' is not an Embedding or TokenAndPositionEmbedding layer"},
+        {8, ", {\"class_name\": \"LMHead\", \"config\": {}}", "embedding must name the layer"},
+        {9, "", "input has 9 steps, more than sequence_length 8"},
+        {8, ", {\"class_name\": \"Dense\", \"config\": {\"units\": 6}}, "
+            "{\"class_name\": \"LMHead\", \"config\": {\"embedding\": \"emb\"}}",
+         "input width 6 does not match the embedding width 12"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char json[2048];
+        snprintf(json, sizeof json, head, cases[i].steps, cases[i].rest);
+        zen_ctx *ctx = zen_ctx_new();
+        zen_model *m = zen_model_from_json(ctx, json);
+        int rc = m ? zen_model_build(m, 1) : -1;
+        const char *e = zen_ctx_error(ctx);
+        if (rc == 0 || !e || !strstr(e, cases[i].expect)) {
+            fprintf(stderr, "  case %zu: got '%s', expected '%s'\n", i, e ? e : "(no error)", cases[i].expect);
+            harness_failures++;
+        }
+        zen_model_free(m);
+        zen_ctx_free(ctx);
+    }
+}
+
 int main(void) {
     f = fx_open("gpt2_ref.safetensors");
     load_reference();
     int rc = RUN_TESTS(test_import_matches_torch, test_cache_matches_full_forward, test_lm_errors, test_import_errors,
-                       test_save_load);
+                       test_save_load, test_layer_errors);
     fx_close(f);
     return rc;
 }
