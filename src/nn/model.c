@@ -19,6 +19,8 @@ void zen__trainer_free(struct zen_trainer *t); /* src/train */
 void zen_model_free(zen_model *m) {
     if (!m) return;
     zen__trainer_free(m->trainer);
+    for (int i = 0; i < m->nclass_names; i++) free(m->class_names[i]);
+    free(m->class_names);
     for (int i = 0; i < m->nlayers; i++) zen_layer_free(m->layers[i]);
     free(m->layers);
     free(m->nodes);
