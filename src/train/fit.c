@@ -362,6 +362,14 @@ fail:
 
 /* ---- fit ---- */
 
+static void drop_graphs(zen_trainer *t) {
+    for (int i = 0; i < MAX_GRAPHS; i++) {
+        free_cached(&t->graphs->train[i]);
+        free_cached(&t->graphs->eval[i]);
+        free_cached(&t->graphs->predict[i]);
+    }
+}
+
 void zen_history_free(zen_history *h) {
     if (!h) return;
     free(h->logs);
@@ -447,12 +455,8 @@ zen_history *zen_model_fit(zen_model *m, const zen_dataset *train, const zen_fit
     }
     /* Resuming: the checkpoint's weights, optimizer state, epoch, seed, order and history. */
     if (o.resume_path) {
-        if (zen__checkpoint_load(m, o.resume_path, tr->n, &resume) != 0) goto fail;
-        if (o.initial_epoch != 0 && o.initial_epoch != resume.epoch) {
-            zen__fail(ctx, "zen_model_fit: initial_epoch is %d but the checkpoint %s continues at epoch %d",
-                      o.initial_epoch, o.resume_path, resume.epoch);
-            goto fail;
-        }
+        if (zen__checkpoint_load(m, o.resume_path, tr->n, o.initial_epoch, &resume) != 0) goto fail;
+        drop_graphs(t); /* built with the seed before the checkpoint's */
         o.initial_epoch = resume.epoch;
         o.seed = resume.seed;
         o.shuffle = resume.shuffle;

@@ -279,9 +279,14 @@ zen_model *zen__model_load_mem(zen_ctx *ctx, const unsigned char *buf, size_t si
         load_fail(ctx, W, name, "no model spec in __metadata__ (not a zen model file)");
         goto fail;
     }
+    uint64_t seed = 0;
+    if (st_meta(&f, "seed") && !parse_u64(st_meta(&f, "seed"), &seed)) {
+        load_fail(ctx, W, name, "__metadata__ seed must be a decimal integer string");
+        goto fail;
+    }
     m = zen_model_from_json(ctx, spec);
     if (m) m->weight_budget = (int64_t)f.data_size + 1;
-    if (!m || zen_model_build(m, 0) != 0) {
+    if (!m || zen_model_build(m, seed) != 0) {
         snprintf(err, sizeof err, "%s", zen_ctx_error(ctx) ? zen_ctx_error(ctx) : "?");
         zen_ctx_clear_error(ctx);
         load_fail(ctx, W, name, "the model spec is invalid: %s", err);
@@ -431,7 +436,7 @@ out:
     return rc;
 }
 
-int zen__checkpoint_load(zen_model *m, const char *path, int64_t n, zen_train_state *ts) {
+int zen__checkpoint_load(zen_model *m, const char *path, int64_t n, int initial_epoch, zen_train_state *ts) {
     zen_ctx *ctx = m->ctx;
     const char *W = "zen_model_fit: resume";
     unsigned char *buf;
@@ -444,6 +449,7 @@ int zen__checkpoint_load(zen_model *m, const char *path, int64_t n, zen_train_st
         return load_fail(ctx, W, path, "%s", err), -1;
     }
     int rc = -1;
+    uint64_t seed = m->seed;
     bool *used = calloc((size_t)(f.ntensors ? f.ntensors : 1), sizeof *used);
     char *spec = zen_model_to_json(m);
     const char *fspec = st_meta(&f, "model");
@@ -460,7 +466,12 @@ int zen__checkpoint_load(zen_model *m, const char *path, int64_t n, zen_train_st
                read_class_names(m, &f, err, sizeof err) != 0 ||
                training_state(&f, used, n, ts, err, sizeof err) != 0) {
         load_fail(ctx, W, path, "%s", err);
+    } else if (st_meta(&f, "seed") && !parse_u64(st_meta(&f, "seed"), &seed)) {
+        load_fail(ctx, W, path, "__metadata__ seed must be a decimal integer string");
+    } else if (initial_epoch && initial_epoch != ts->epoch) {
+        load_fail(ctx, W, path, "initial_epoch is %d but the checkpoint continues at epoch %d", initial_epoch, ts->epoch);
     } else {
+        m->seed = seed;
         copy_weights(m, &f);
         if (optimizer_state(m, &f, used, true, err, sizeof err) != 0) load_fail(ctx, W, path, "%s", err);
         else rc = 0;

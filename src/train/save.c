@@ -1,7 +1,8 @@
 /* save.c — writing model files and checkpoints, and the model's class names.
  *
  * A model file is a safetensors file (safetensors.h) whose __metadata__ holds
- *   "format": "zen", "zen_version", "model": the JSON spec, "compile": loss, metrics and
+ *   "format": "zen", "zen_version", "model": the JSON spec, "seed": the build seed (it keys
+ *   dropout masks), "compile": loss, metrics and
  *   optimizer (class and config) when the model was compiled, "class_names": a JSON array
  *   when set;
  * and whose tensors are the weights, named "<layer>/<weight>", F32 little-endian. A
@@ -115,6 +116,9 @@ int zen__model_write(zen_model *m, const char *path, const zen_train_state *ts) 
     char *spec = zen_model_to_json(m);
     st_writer_meta(&w, "model", spec ? spec : "{}");
     free(spec);
+    char seed[24]; /* the build seed keys the dropout masks of training graphs */
+    snprintf(seed, sizeof seed, "%" PRIu64, m->seed);
+    st_writer_meta(&w, "seed", seed);
     char *comp = compile_json(m);
     if (comp) st_writer_meta(&w, "compile", comp);
     free(comp);

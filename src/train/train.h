@@ -169,9 +169,11 @@ typedef struct zen_train_state {
 int zen__model_write(zen_model *m, const char *path, const zen_train_state *ts);
 /* zen_model_load from memory (name is used in messages): what the fuzzer calls. */
 zen_model *zen__model_load_mem(zen_ctx *ctx, const unsigned char *buf, size_t size, const char *name);
-/* Loads a checkpoint of this model (same spec and optimizer class) into m: weights and
- * optimizer state, and fills ts (n: the training samples the order must cover). The caller
- * frees ts->order and ts->history. Nothing in m changes when it fails. */
-int zen__checkpoint_load(zen_model *m, const char *path, int64_t n, zen_train_state *ts);
+/* Loads a checkpoint of this model (same spec and optimizer class) into m: weights, build
+ * seed and optimizer state, and fills ts (zeroed by the caller; n: the training samples the
+ * order must cover; initial_epoch: 0 or the epoch the checkpoint must be at). The caller
+ * frees ts->order and ts->history. Nothing in m changes when it fails. The caller drops
+ * graphs built before (they hold the old seed). */
+int zen__checkpoint_load(zen_model *m, const char *path, int64_t n, int initial_epoch, zen_train_state *ts);
 
 #endif
