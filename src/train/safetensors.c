@@ -154,9 +154,10 @@ int st_parse(const unsigned char *buf, size_t size, st_file *f, char *err, size_
             if (f->metadata) return st_free(f), fail(err, n, "__metadata__ appears twice in the header");
             if (!cJSON_IsObject(e)) return st_free(f), fail(err, n, "__metadata__ is not a JSON object");
             const cJSON *kv;
-            cJSON_ArrayForEach(kv, e) if (!cJSON_IsString(kv))
-                return st_free(f), fail(err, n, "__metadata__ value '%.100s' is not a string (the format allows "
-                                                "only strings)", kv->string);
+            cJSON_ArrayForEach(kv, e) if (!cJSON_IsString(kv)) {
+                fail(err, n, "__metadata__ value '%.100s' is not a string (the format allows only strings)", kv->string);
+                return st_free(f), -1; /* after the message: it points into the header */
+            }
             f->metadata = (cJSON *)e;
             continue;
         }
