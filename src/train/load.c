@@ -438,18 +438,13 @@ out:
     return rc;
 }
 
-int zen__checkpoint_load(zen_model *m, const char *path, int64_t n, int initial_epoch, zen_train_state *ts) {
+int zen__checkpoint_load_mem(zen_model *m, const unsigned char *buf, size_t size, const char *path, int64_t n,
+                             int initial_epoch, zen_train_state *ts) {
     zen_ctx *ctx = m->ctx;
     const char *W = "zen_model_fit: resume";
-    unsigned char *buf;
-    size_t size;
     char err[900];
-    if (read_whole(path, &buf, &size, err, sizeof err) != 0) return zen__fail(ctx, "%s: %s", W, err), -1;
     st_file f;
-    if (st_parse(buf, size, &f, err, sizeof err) != 0) {
-        free(buf);
-        return load_fail(ctx, W, path, "%s", err), -1;
-    }
+    if (st_parse(buf, size, &f, err, sizeof err) != 0) return load_fail(ctx, W, path, "%s", err), -1;
     int rc = -1;
     uint64_t seed = m->seed;
     bool *used = calloc((size_t)(f.ntensors ? f.ntensors : 1), sizeof *used);
@@ -486,6 +481,16 @@ int zen__checkpoint_load(zen_model *m, const char *path, int64_t n, int initial_
     free(spec);
     free(used);
     st_free(&f);
+    return rc;
+}
+
+int zen__checkpoint_load(zen_model *m, const char *path, int64_t n, int initial_epoch, zen_train_state *ts) {
+    unsigned char *buf;
+    size_t size;
+    char err[900];
+    if (read_whole(path, &buf, &size, err, sizeof err) != 0)
+        return zen__fail(m->ctx, "zen_model_fit: resume: %s", err), -1;
+    int rc = zen__checkpoint_load_mem(m, buf, size, path, n, initial_epoch, ts);
     free(buf);
     return rc;
 }

@@ -175,5 +175,8 @@ zen_model *zen__model_load_mem(zen_ctx *ctx, const unsigned char *buf, size_t si
  * frees ts->order and ts->history. Nothing in m changes when it fails. The caller drops
  * graphs built before (they hold the old seed). */
 int zen__checkpoint_load(zen_model *m, const char *path, int64_t n, int initial_epoch, zen_train_state *ts);
+/* The same from memory (path names it in messages): what the fuzzer calls. */
+int zen__checkpoint_load_mem(zen_model *m, const unsigned char *buf, size_t size, const char *path, int64_t n,
+                             int initial_epoch, zen_train_state *ts);
 
 #endif
