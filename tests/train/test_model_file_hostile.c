@@ -165,6 +165,19 @@ TEST(test_contents) {
                "[{\\\"class_name\\\": \\\"Input\\\", \\\"config\\\": {\\\"shape\\\": [2]}}, {\\\"class_name\\\": "
                "\\\"Dense\\\", \\\"name\\\": \\\"d\\\", \\\"config\\\": {\\\"units\\\": 0}}]}}\"}," KERNEL "," BIAS "}", -1, 36);
     expect("the model spec is invalid: Dense 'd': units must be positive");
+    /* found by the fuzzer: spec errors whose message quotes the spec (read after free before) */
+    write_file("{\"__metadata__\":{\"model\":\"{\\\"class_name\\\": \\\"Foo\\\", \\\"config\\\": {}}\"}," KERNEL
+               "," BIAS "}", -1, 36);
+    expect("model spec: class_name must be Sequential, Functional or Model, got 'Foo'");
+    write_file("{\"__metadata__\":{\"model\":\"{\\\"class_name\\\": \\\"Functional\\\", \\\"config\\\": "
+               "{\\\"layers\\\": [{\\\"class_name\\\": \\\"Input\\\", \\\"name\\\": \\\"in\\\", "
+               "\\\"config\\\": {\\\"shape\\\": [2]}}], \\\"output_layers\\\": [\\\"nowhere\\\"]}}\"},"
+               KERNEL "," BIAS "}", -1, 36);
+    expect("model spec: output layer 'nowhere' is not defined");
+    write_file("{\"__metadata__\":{\"model\":\"{\\\"class_name\\\": \\\"Sequential\\\", \\\"config\\\": "
+               "{\\\"layers\\\": [{\\\"class_name\\\": \\\"Dense\\\", \\\"name\\\": \\\"twice\\\", "
+               "\\\"reuse\\\": true}]}}\"}," KERNEL "," BIAS "}", -1, 36);
+    expect("model spec: layers[0] reuses 'twice', which is not defined before it");
     write_file("{\"__metadata__\":{\"model\":\"{not json\"}," KERNEL "," BIAS "}", -1, 36);
     expect("the model spec is invalid");
     /* a spec whose weights need far more memory than the file holds is refused before any
