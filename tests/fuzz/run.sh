@@ -31,7 +31,7 @@ ASAN_OPTIONS=${ASAN_OPTIONS:-allocator_may_return_null=1:detect_leaks=1} \
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 OMP_NUM_THREADS=1 \
     "$build/tests/fuzz_model_load" -max_total_time="$secs" -timeout=20 -rss_limit_mb=3072 -max_len=65536 \
-    -print_final_stats=1 -artifact_prefix="$build/fuzz-artifacts/" "$build/fuzz-corpus" "$root/tests/fuzz/corpus" \
+    -dict="$root/tests/fuzz/model.dict" -print_final_stats=1 -artifact_prefix="$build/fuzz-artifacts/" "$build/fuzz-corpus" "$root/tests/fuzz/corpus" \
     2>"$build/fuzz.log" || {
     tail -n 60 "$build/fuzz.log"
     echo "fuzz: FAILED (log: $build/fuzz.log; inputs in $build/fuzz-artifacts/)"

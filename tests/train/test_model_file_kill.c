@@ -1,6 +1,6 @@
 /* Saves are atomic: a child process saves a ~9 MB model over the same path in a loop, each
  * time with every weight set to its save count, and is killed (SIGKILL) at a random moment;
- * 40 times. After every kill the file must load, whole and from ONE save (all weights equal),
+ * 30 times. After every kill the file must load, whole and from ONE save (all weights equal),
  * never older than a save that finished before; the only other files in the directory are
  * the hidden ".<name>.<pid>-<n>.tmp" of the killed save (never a *.zen), and the next save
  * removes those. */
@@ -82,7 +82,7 @@ TEST(test_killed_saves) {
     clock_gettime(CLOCK_REALTIME, &now);
     srand((unsigned)now.tv_nsec);
     int finished = 1, next = 2, torn = 0, older = 0, bad_load = 0, max_temps = 0;
-    for (int round = 0; round < 40; round++) {
+    for (int round = 0; round < 30; round++) {
         int fds[2];
         CHECK(pipe(fds) == 0);
         pid_t pid = fork();
@@ -118,7 +118,7 @@ TEST(test_killed_saves) {
         if (ntemp > max_temps) max_temps = ntemp;
     }
     CHECK(bad_load == 0 && torn == 0 && older == 0);
-    fprintf(stderr, "  40 kills: every file loaded whole (at most %d stale temporaries at a time)\n", max_temps);
+    fprintf(stderr, "  30 kills: every file loaded whole (at most %d stale temporaries at a time)\n", max_temps);
     /* the next save removes the temporaries of killed saves */
     CHECK(zen_model_save(m, path) == 0);
     int nzen, ntemp, nother;
