@@ -55,7 +55,9 @@ const char *st_meta(const st_file *f, const char *key); /* a metadata string or 
 
 /* A file being written: add tensors (their data must stay valid until st_write), then write
  * it atomically: a temporary file in the same directory, fsync, rename over path, fsync of
- * the directory. A crash at any moment leaves either the old file or the new one. */
+ * the directory. A crash at any moment leaves either the old file or the new one. The one
+ * piece of global state is an atomic counter that keeps temporary names distinct when
+ * threads of one process save at the same time. */
 typedef struct st_writer {
     cJSON *metadata;
     struct st_out { char name[160]; st_dtype dtype; int ndim; int64_t shape[ST_MAX_DIMS]; const void *data; size_t bytes; } *out;
