@@ -142,10 +142,6 @@ TEST(test_resume_is_bitwise) {
                     h4 && hr && same_optimizer(straight->trainer->opt, resumed->trainer->opt), h4 && hr && same_history(h4, hr));
         CHECK(ok);
         CHECK(hr && hr->epochs == 4 && hr->first_epoch == 0);
-        if (getenv("ZEN_TEST_DEBUG"))
-            for (int r = 0; r < 4; r++)
-                fprintf(stderr, "  %d: %.9g %.9g | %.9g %.9g | %.9g\n", r, h4->logs[r].values[0], hr->logs[r].values[0],
-                        h4->logs[r].values[4], hr->logs[r].values[4], r < 2 ? h2->logs[r].values[0] : 0.0);
         /* the checkpoint written after epoch 4 loads as a compiled model with that state */
         zen_model *back = zen_model_load(ctx2, ckpt);
         CHECK_OK(ctx2, back);
