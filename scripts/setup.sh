@@ -17,6 +17,8 @@ PACKAGES=(
   libcjson-dev           # cJSON: model specs, layer configs, model-file headers, fixture headers
   clang                  # second compiler; sanitizer builds (ASan/UBSan)
   libclang-rt-14-dev     # compiler-rt runtimes clang needs for -fsanitize=...
+  clang-14               # libFuzzer (-fsanitize=fuzzer) for the model-file fuzzer (tests/fuzz/run.sh)
+  libomp-14-dev          # OpenMP for clang builds (the fuzzer build in build-fuzz/)
 )
 
 missing=()
