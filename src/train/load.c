@@ -175,6 +175,21 @@ static int optimizer_state(zen_model *m, const st_file *f, bool *used, bool appl
             snprintf(name, sizeof name, "optimizer/%s/%s", t->params[i]->name, zen__optimizer_slot_name(opt, k));
             if (check_like(f, used, name, t->params[i], err, n) != 0) goto out;
         }
+    /* gradient_accumulation_steps: micro-steps and the accumulated gradients. */
+    uint64_t micro = 0;
+    if (opt->accum_steps) {
+        if (!parse_u64(cJSON_GetStringValue(cJSON_GetObjectItem(s, "micro_steps")), &micro) || micro > INT64_MAX ||
+            micro / (uint64_t)opt->accum_steps != iterations) {
+            err_fmt(err, n, "the optimizer state needs micro_steps (a decimal string) consistent with iterations for "
+                            "gradient_accumulation_steps %d", opt->accum_steps);
+            goto out;
+        }
+        for (int i = 0; i < np; i++) {
+            char name[200];
+            snprintf(name, sizeof name, "optimizer/%s/accumulated_gradient", t->params[i]->name);
+            if (check_like(f, used, name, t->params[i], err, n) != 0) goto out;
+        }
+    }
     if (apply) {
         if (np && zen__optimizer_bind(opt, t->nparams, t->params) != 0) {
             err_fmt(err, n, "%s", zen_ctx_error(m->ctx) ? zen_ctx_error(m->ctx) : "out of memory");
@@ -186,6 +201,12 @@ static int optimizer_state(zen_model *m, const st_file *f, bool *used, bool appl
                 snprintf(name, sizeof name, "optimizer/%s/%s", t->params[i]->name, zen__optimizer_slot_name(opt, k));
                 memcpy(opt->params[i].slot[k], st_find(f, name)->data, zen_nbytes(t->params[i]));
             }
+        for (int i = 0; opt->accum_steps && i < np; i++) {
+            char name[200];
+            snprintf(name, sizeof name, "optimizer/%s/accumulated_gradient", t->params[i]->name);
+            memcpy(opt->params[i].accum, st_find(f, name)->data, zen_nbytes(t->params[i]));
+        }
+        opt->micro_steps = (int64_t)micro;
         opt->iterations = (int64_t)iterations;
         opt->schedule.initial = initial;
         opt->lr_scale = scale;

@@ -63,6 +63,8 @@ static int add_optimizer_state(st_writer *w, zen_optimizer *opt) {
     int nslots = zen__optimizer_nslots(opt);
     cJSON *names = cJSON_AddArrayToObject(s, "slots");
     for (int k = 0; k < nslots; k++) cJSON_AddItemToArray(names, cJSON_CreateString(zen__optimizer_slot_name(opt, k)));
+    /* gradient_accumulation_steps: the micro-steps taken and the gradients summed so far. */
+    if (opt->accum_steps) add_u64(s, "micro_steps", (uint64_t)opt->micro_steps);
     meta_json(w, "optimizer_state", s);
     for (int i = 0; i < opt->nparams; i++) {
         const zen_tensor *p = opt->params[i].param;
@@ -70,6 +72,11 @@ static int add_optimizer_state(st_writer *w, zen_optimizer *opt) {
             char name[200];
             snprintf(name, sizeof name, "optimizer/%s/%s", p->name, zen__optimizer_slot_name(opt, k));
             if (st_writer_add(w, name, ST_F32, p->ndim, p->shape, opt->params[i].slot[k]) != 0) return -1;
+        }
+        if (opt->accum_steps) {
+            char name[200];
+            snprintf(name, sizeof name, "optimizer/%s/accumulated_gradient", p->name);
+            if (st_writer_add(w, name, ST_F32, p->ndim, p->shape, opt->params[i].accum) != 0) return -1;
         }
     }
     return 0;

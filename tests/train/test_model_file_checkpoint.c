@@ -92,6 +92,10 @@ static bool same_optimizer(const zen_optimizer *a, const zen_optimizer *b) {
     for (int i = 0; same && i < a->nparams; i++)
         for (int k = 0; same && k < nslots; k++)
             same = !memcmp(a->params[i].slot[k], b->params[i].slot[k], zen_nbytes(a->params[i].param));
+    /* gradient accumulation: micro-steps and the gradients summed so far */
+    same = same && a->accum_steps == b->accum_steps && a->micro_steps == b->micro_steps;
+    for (int i = 0; same && a->accum_steps && i < a->nparams; i++)
+        same = !memcmp(a->params[i].accum, b->params[i].accum, zen_nbytes(a->params[i].param));
     return same;
 }
 
@@ -113,6 +117,8 @@ static const struct { const char *cls, *cfg; } optimizers[] = {
     {"SGD", "{\"learning_rate\": 0.05, \"momentum\": 0.9, \"nesterov\": true}"},
     {"RMSprop", "{\"learning_rate\": 0.005, \"momentum\": 0.5, \"centered\": true}"},
     {"Adagrad", "{\"learning_rate\": 0.05}"},
+    /* 5 batches an epoch, 3 accumulated per update: checkpoints fall inside a group */
+    {"Adam", "{\"learning_rate\": 0.01, \"gradient_accumulation_steps\": 3}"},
 };
 
 TEST(test_resume_is_bitwise) {
