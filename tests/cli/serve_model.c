@@ -1,0 +1,65 @@
+/* serve_model — makes what the `zen serve` tests need, in a moment and without data:
+ *
+ *   serve_model DIR
+ *
+ * writes DIR/digits.zen (a small MNIST-shaped CNN, input (28, 28, 1), 10 softmax outputs
+ * labelled "zero".."nine", seeded weights), DIR/plain.zen (a Dense model on (4,) with no
+ * labels, so a directory serves two models), DIR/x.npy (40 samples in [0, 1]) and
+ * DIR/y.npy (zen_model_predict's outputs for them: what the server must answer). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "zen.h"
+
+static int fail(zen_ctx *ctx, const char *what) {
+    fprintf(stderr, "serve_model: %s: %s\n", what, zen_ctx_error(ctx) ? zen_ctx_error(ctx) : "?");
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: serve_model DIR\n");
+        return 2;
+    }
+    char path[1024];
+    zen_ctx *ctx = zen_ctx_new();
+    zen_model *m = zen_model_new(ctx, "digits");
+    zen_model_input(m, 3, (int64_t[]){28, 28, 1});
+    zen_model_add(m, zen_layer_conv2d(ctx, 4, 3, 3, "relu"));
+    zen_model_add(m, zen_layer_max_pooling2d(ctx, 2, 2));
+    zen_model_add(m, zen_layer_flatten(ctx));
+    zen_model_add(m, zen_layer_dense(ctx, 10, "softmax"));
+    if (zen_model_build(m, 7) != 0) return fail(ctx, "build");
+    const char *names[10] = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"};
+    zen_model_set_class_names(m, 10, names);
+    snprintf(path, sizeof path, "%s/digits.zen", argv[1]);
+    if (zen_model_save(m, path) != 0) return fail(ctx, "save");
+
+    /* samples: uniform in [0, 1] from a fixed LCG */
+    enum { N = 40 };
+    zen_array *x = zen_array_new(ctx, ZEN_F32, 4, (int64_t[]){N, 28, 28, 1});
+    uint64_t s = 12345;
+    for (int64_t i = 0; i < N * 784; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        ((float *)x->data)[i] = (float)((s >> 40) & 0xffff) / 65535.0f;
+    }
+    zen_array *y = zen_model_predict(m, x, 7); /* batches of 7 and a rest: not the server's sizes */
+    if (!y) return fail(ctx, "predict");
+    snprintf(path, sizeof path, "%s/x.npy", argv[1]);
+    if (zen_save_npy_array(ctx, path, x) != 0) return fail(ctx, "x.npy");
+    snprintf(path, sizeof path, "%s/y.npy", argv[1]);
+    if (zen_save_npy_array(ctx, path, y) != 0) return fail(ctx, "y.npy");
+    zen_array_free(x);
+    zen_array_free(y);
+    zen_model_free(m);
+
+    zen_model *p = zen_model_new(ctx, "plain");
+    zen_model_input(p, 1, (int64_t[]){4});
+    zen_model_add(p, zen_layer_dense(ctx, 3, NULL));
+    if (zen_model_build(p, 3) != 0) return fail(ctx, "build plain");
+    snprintf(path, sizeof path, "%s/plain.zen", argv[1]);
+    if (zen_model_save(p, path) != 0) return fail(ctx, "save plain");
+    zen_model_free(p);
+    zen_ctx_free(ctx);
+    return 0;
+}
