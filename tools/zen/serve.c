@@ -229,6 +229,11 @@ static bool parse_args(int argc, char **argv, serve_opts *o, const char **target
             *target = a;
             continue;
         }
+        static const char *const with_value[] = {"--host", "--port", "--max-batch", "--max-wait-ms", "--max-body",
+                                                 "--max-connections", "--timeout", "--threads"};
+        bool known = false;
+        for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++) known |= !strcmp(a, with_value[k]);
+        if (!known) return fprintf(stderr, "zen serve: unknown option '%s'\n%s", a, usage), false;
         if (!v) return fprintf(stderr, "zen serve: %s needs a value\n%s", a, usage), false;
         i++;
         if (!strcmp(a, "--host")) o->host = v;

@@ -209,7 +209,7 @@ static void *read_json_body(const serve_model *m, const request *r, int64_t *n, 
             for (cJSON *e = inst->child; x && e; e = e->next, i++) {
                 snprintf(path, sizeof path, "instances[%lld]", (long long)i);
                 if (read_instance(m, e, 0, path, sizeof path, x, &at, err, errlen) != 0) {
-                    char shape[160], tail[200];
+                    char shape[160], tail[240];
                     shape_text(shape, sizeof shape, "", m->in_ndim, m->in_shape);
                     snprintf(tail, sizeof tail, " (each instance must have the model's input shape %s)", shape);
                     size_t el = strlen(err);
@@ -323,7 +323,7 @@ static enum MHD_Result predict(serve_server *s, struct MHD_Connection *c, reques
                           "Content-Type '%.100s' is not supported: send application/json ({\"instances\": [...]}) or "
                           "application/x-npy",
                           ct);
-    char err[900] = "";
+    char err[1200] = "";
     int64_t n = 0;
     void *x = npy ? read_npy_body(m, r, &n, err, sizeof err) : read_json_body(m, r, &n, err, sizeof err);
     if (!x) return send_error(s, c, r, 400, NULL, "%s", err);
@@ -448,6 +448,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->model = -1;
         *con_cls = r;
         serve_metrics_inflight(s->metrics, 1);
+        static const char prefix[] = "/v1/models/"; /* the model's label in the metrics, also for a 413 */
+        if (!strncmp(url, prefix, sizeof prefix - 1)) {
+            const char *name = url + sizeof prefix - 1, *colon = strchr(name, ':');
+            serve_model *m = find_model(s, name, colon ? (size_t)(colon - name) : strlen(name));
+            if (m) r->model = m->index;
+        }
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > (unsigned long long)s->opts.max_body) {
             r->too_big = true; /* answered now: the body is never read */
