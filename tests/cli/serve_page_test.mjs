@@ -64,6 +64,7 @@ async function main() {
 
   if (await waitFor("document.querySelectorAll('#bars .bar').length === 10 && document.getElementById('prediction').textContent !== ''",
                     "a prediction with bars")) {
+    await sleep(500); // the bars grow in a 0.12 s transition
     const r = await evaluate(`(() => {
       const bars = [...document.querySelectorAll('#bars .bar')];
       return { prediction: document.getElementById('prediction').textContent,
