@@ -64,7 +64,7 @@ async function main() {
 
   if (await waitFor("document.querySelectorAll('#bars .bar').length === 10 && document.getElementById('prediction').textContent !== ''",
                     "a prediction with bars")) {
-    await sleep(500); // the bars grow in a 0.12 s transition
+    await sleep(300); // answers to the last strokes may still redraw the bars
     const r = await evaluate(`(() => {
       const bars = [...document.querySelectorAll('#bars .bar')];
       return { prediction: document.getElementById('prediction').textContent,
@@ -80,7 +80,7 @@ async function main() {
     const sum = r.pcts.reduce((a, b) => a + b, 0);
     check(Math.abs(sum - 100) < 1, "the probabilities add up to 100%: " + sum);
     check(r.widths.every((w) => w >= 0 && w <= 100) && Math.max(...r.widths) > 0, "bar widths " + r.widths);
-    check(r.drawn > 1, "the top bar is drawn (" + r.drawn + " px wide)");
+    check(r.drawn > 1, "the top bar is drawn (" + r.drawn + " px wide; " + JSON.stringify(r) + ")");
     const lit = await evaluate("(() => { const d = document.getElementById('small').getContext('2d').getImageData(0, 0, 28, 28).data; let n = 0; for (let i = 0; i < d.length; i += 4) n += d[i] > 0; return n; })()");
     check(lit > 20 && lit < 500, "the 28x28 input shows the stroke (" + lit + " lit pixels)");
     if (process.env.ZEN_PAGE_SCREENSHOT) { // a PNG of the page, to look at
