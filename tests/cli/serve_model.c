@@ -1,13 +1,16 @@
 /* serve_model — makes what the `zen serve` tests need, in a moment and without data:
  *
- *   serve_model DIR
+ *   serve_model DIR [SPEC.json]
  *
  * writes DIR/digits.zen (a small MNIST-shaped CNN, input (28, 28, 1), 10 softmax outputs
  * labelled "zero".."nine", seeded weights), DIR/plain.zen (a Dense model on (4,) with no
  * labels, so a directory serves two models), DIR/x.npy (40 samples in [0, 1]) and
- * DIR/y.npy (zen_model_predict's outputs for them: what the server must answer). */
+ * DIR/y.npy (zen_model_predict's outputs for them: what the server must answer).
+ * With SPEC.json (bench/serve_load.sh), it writes only DIR/<SPEC's file stem>.zen: that model
+ * built with seeded, untrained weights (as fast to serve as a trained one). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "zen.h"
 
@@ -17,12 +20,27 @@ static int fail(zen_ctx *ctx, const char *what) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: serve_model DIR\n");
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: serve_model DIR [SPEC.json]\n");
         return 2;
     }
     char path[1024];
     zen_ctx *ctx = zen_ctx_new();
+    if (argc == 3) {
+        FILE *f = fopen(argv[2], "rb");
+        static char spec[1 << 16];
+        size_t n = f ? fread(spec, 1, sizeof spec - 1, f) : 0;
+        if (f) fclose(f);
+        spec[n] = 0;
+        zen_model *m = zen_model_from_json(ctx, spec);
+        if (!m || zen_model_build(m, 1) != 0) return fail(ctx, argv[2]);
+        const char *name = strrchr(argv[2], '/') ? strrchr(argv[2], '/') + 1 : argv[2];
+        snprintf(path, sizeof path, "%s/%.*s.zen", argv[1], (int)(strcspn(name, ".")), name);
+        if (zen_model_save(m, path) != 0) return fail(ctx, "save");
+        zen_model_free(m);
+        zen_ctx_free(ctx);
+        return 0;
+    }
     zen_model *m = zen_model_new(ctx, "digits");
     zen_model_input(m, 3, (int64_t[]){28, 28, 1});
     zen_model_add(m, zen_layer_conv2d(ctx, 4, 3, 3, "relu"));

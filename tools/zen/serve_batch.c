@@ -2,7 +2,10 @@
  *
  * With batching, the worker takes the first queued request, waits up to --max-wait-ms for
  * more to arrive (or until --max-batch samples are queued) and runs them together as one
- * batch; each request then gets its own rows back. Without batching it runs one request
+ * batch; each request then gets its own rows back. It waits only while requests come
+ * together: after a batch of one request with nothing else queued, the next request runs at
+ * once (a single client does not pay --max-wait-ms each time), and waiting resumes as soon
+ * as a batch finds company again. Without batching it runs one request
  * at a time, as soon as it arrives. Either way a model computes one batch at a time: its
  * graphs hold their buffers.
  *
@@ -109,13 +112,15 @@ static void *worker(void *arg) {
     serve_model *m = arg;
     serve_queue *q = &m->q;
     const serve_opts *o = m->opts;
+    bool company = true; /* did the last batch hold more than one request? */
     pthread_mutex_lock(&q->mu);
     for (;;) {
         while (!q->head && !q->stopping) pthread_cond_wait(&q->work, &q->mu);
         if (!q->head) break; /* stopping and nothing left */
-        if (o->batching) {
+        if (o->batching && company) {
             /* wait for company: until max_batch samples are queued or max_wait_ms has passed
-             * since the first arrived (on shutdown, run what is there at once) */
+             * since the first arrived (on shutdown, run what is there at once). Only when the
+             * last batch had company: a lone client would pay max_wait_ms on every request. */
             double until = q->head->enqueued + o->max_wait_ms * 1e-3;
             while (q->queued < o->max_batch && !q->stopping) {
                 double left = until - serve_now();
@@ -134,6 +139,7 @@ static void *worker(void *arg) {
         last->next = NULL;
         q->queued -= total;
         for (serve_job *j = first; j; j = j->next) j->status = 1;
+        company = first != last || q->head; /* more than one request, or more waiting */
         pthread_mutex_unlock(&q->mu);
 
         char err[256] = "";
