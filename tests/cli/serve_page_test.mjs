@@ -7,7 +7,11 @@ const [pageUrl, browserWs] = process.argv.slice(2);
 let failures = 0;
 const check = (cond, what) => { if (!cond) { failures++; console.log("  FAIL:", what); } return cond; };
 
-const ws = new WebSocket(browserWs);
+// node >= 20.10 has WebSocket (20: --experimental-websocket); older node: the ws package
+// (npm install -g ws; serve_page_test.sh sets NODE_PATH to npm's global root).
+import { createRequire } from "node:module";
+const WS = globalThis.WebSocket ?? createRequire(import.meta.url)("ws");
+const ws = new WS(browserWs);
 let nextId = 1;
 const pending = new Map();
 ws.onmessage = (ev) => {

@@ -53,10 +53,11 @@ BROWSER=$!
 wait_for "$TMP/chromium.log" "DevTools listening on ws://" || exit 1
 WS=$(sed -n 's|.*DevTools listening on \(ws://[^ ]*\).*|\1|p' "$TMP/chromium.log" | head -n 1)
 
-# node 20 has WebSocket behind a flag; later versions have it on
+# node 20 has WebSocket behind a flag, later versions have it on; older ones use npm's ws
 FLAG=
 node -e 'process.exit(typeof WebSocket === "function" ? 0 : 1)' 2>/dev/null || FLAG=--experimental-websocket
-timeout 120 node $FLAG "$HERE/serve_page_test.mjs" "$URL" "$WS"
+node $FLAG -e 'process.exit(typeof WebSocket === "function" ? 0 : 1)' 2>/dev/null || FLAG=
+NODE_PATH=$(npm root -g 2>/dev/null) timeout 120 node $FLAG "$HERE/serve_page_test.mjs" "$URL" "$WS"
 rc=$?
 [ $rc -ne 0 ] && { echo "--- server log"; cat "$TMP/server.log"; }
 exit $rc

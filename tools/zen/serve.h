@@ -69,7 +69,8 @@ typedef struct serve_model {
     char *meta_json;       /* GET /v1/models/<name> (built once) */
     /* the worker's */
     int buckets[4], nbuckets; /* the batch sizes graphs are kept for (the last is max_batch) */
-    void *pad;             /* one batch of inputs, max_batch samples */
+    int *plan;             /* plan[r]: the graph size to run first for r samples (serve_batch.c) */
+    void *pad;             /* one batch of inputs (room for 2 * max_batch samples) */
     serve_queue q;
     const serve_opts *opts;
     struct serve_metrics *metrics;

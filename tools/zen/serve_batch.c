@@ -10,9 +10,10 @@
  * graphs hold their buffers.
  *
  * No allocation per batch size: zen_model_predict keeps a planned graph per batch size
- * (four of them), so the worker pads every batch up to one of four sizes — 1, two between,
- * and --max-batch — and those four graphs are all it ever uses. A request larger than
- * --max-batch runs alone, in chunks of --max-batch. */
+ * (four of them), so the worker only ever runs four sizes — 1, two between, --max-batch —
+ * and those four graphs are all it ever plans. A batch of another size runs as a few of
+ * them (13 with sizes 1, 3, 10, 32: 10 + 3), or padded up to one when that costs less
+ * (make_plan). A request larger than --max-batch runs alone, in chunks of --max-batch. */
 #include "serve.h"
 
 #include <errno.h>
@@ -39,42 +40,57 @@ static struct timespec deadline_ts(double seconds_from_now) {
     return ts;
 }
 
-/* Four batch sizes between 1 and max: 1, max^(1/3), max^(2/3) rounded to powers of two, max. */
+/* Four batch sizes from 1 to max, spaced geometrically: 1, max^(1/3), max^(2/3), max. */
 static void make_buckets(serve_model *m, int max) {
-    int cand[4] = {1, 1, 1, max};
-    for (int k = 1; k <= 2; k++) {
-        double v = pow((double)max, k / 3.0);
-        int p = 1;
-        while (p * 2 <= v + 1e-9) p *= 2;
-        cand[k] = p;
-    }
+    int cand[4] = {1, (int)lround(pow(max, 1 / 3.0)), (int)lround(pow(max, 2 / 3.0)), max};
     m->nbuckets = 0;
     for (int k = 0; k < 4; k++)
         if (m->nbuckets == 0 || cand[k] > m->buckets[m->nbuckets - 1]) m->buckets[m->nbuckets++] = cand[k];
 }
 
-static int bucket_for(const serve_model *m, int64_t n) {
-    for (int k = 0; k < m->nbuckets; k++)
-        if (m->buckets[k] >= n) return m->buckets[k];
-    return m->buckets[m->nbuckets - 1];
+/* How to run r samples with graphs of the bucket sizes at the least cost, counting a graph
+ * run of size b as b + RUN_COST samples (the fixed cost of a run): either pad all r up to
+ * a bucket, or run the largest bucket that fits and plan the rest. plan[r] is the size of
+ * the first run (padded when it exceeds r); built once for r <= max_batch. */
+#define RUN_COST 2
+static int make_plan(serve_model *m, int max) {
+    int *cost = malloc(((size_t)max + 1) * sizeof *cost);
+    m->plan = malloc(((size_t)max + 1) * sizeof *m->plan);
+    if (!cost || !m->plan) return free(cost), -1;
+    cost[0] = 0;
+    m->plan[0] = 0;
+    for (int r = 1; r <= max; r++) {
+        cost[r] = INT32_MAX;
+        for (int k = 0; k < m->nbuckets; k++) {
+            int b = m->buckets[k];
+            int c = b >= r ? b + RUN_COST : b + RUN_COST + cost[r - b];
+            if (c < cost[r]) cost[r] = c, m->plan[r] = b;
+        }
+    }
+    free(cost);
+    return 0;
 }
 
-/* Runs c samples (already in m->pad) padded to a bucket; writes c outputs to out. */
+/* Runs the c samples in m->pad as the plan says; writes c outputs to out. */
 static int run_chunk(serve_model *m, int64_t c, float *out, char *err, size_t errlen) {
-    int p = bucket_for(m, c);
     size_t row = (size_t)m->in_numel * 4;
-    memset((char *)m->pad + (size_t)c * row, 0, (size_t)(p - c) * row);
-    zen_array view = {.dtype = m->in_dtype, .ndim = m->in_ndim + 1, .data = m->pad};
-    view.shape[0] = p;
-    for (int k = 0; k < m->in_ndim; k++) view.shape[k + 1] = m->in_shape[k];
-    zen_array *y = zen_model_predict(m->model, &view, p);
-    if (!y) {
-        snprintf(err, errlen, "prediction failed: %s", zen_ctx_error(m->ctx) ? zen_ctx_error(m->ctx) : "?");
-        zen_ctx_clear_error(m->ctx);
-        return -1;
+    for (int64_t at = 0; at < c;) {
+        int p = m->plan[c - at];
+        int64_t n = p < c - at ? p : c - at; /* real samples in this run; p - n are padding */
+        memset((char *)m->pad + (size_t)(at + n) * row, 0, (size_t)(p - n) * row);
+        zen_array view = {.dtype = m->in_dtype, .ndim = m->in_ndim + 1, .data = (char *)m->pad + (size_t)at * row};
+        view.shape[0] = p;
+        for (int k = 0; k < m->in_ndim; k++) view.shape[k + 1] = m->in_shape[k];
+        zen_array *y = zen_model_predict(m->model, &view, p);
+        if (!y) {
+            snprintf(err, errlen, "prediction failed: %s", zen_ctx_error(m->ctx) ? zen_ctx_error(m->ctx) : "?");
+            zen_ctx_clear_error(m->ctx);
+            return -1;
+        }
+        memcpy(out + at * m->out_numel, y->data, (size_t)n * (size_t)m->out_numel * sizeof(float));
+        zen_array_free(y);
+        at += n;
     }
-    memcpy(out, y->data, (size_t)c * (size_t)m->out_numel * sizeof(float));
-    zen_array_free(y);
     return 0;
 }
 
@@ -162,12 +178,15 @@ static void *worker(void *arg) {
 int serve_worker_start(serve_model *m) {
     serve_queue *q = &m->q;
     make_buckets(m, m->opts->max_batch);
-    m->pad = malloc((size_t)m->opts->max_batch * (size_t)m->in_numel * 4);
-    if (!m->pad) return fprintf(stderr, "zen serve: %s: out of memory\n", m->name), -1;
+    /* room for a run padded past the end of a batch: twice max_batch samples */
+    size_t pad_bytes = 2 * (size_t)m->opts->max_batch * (size_t)m->in_numel * 4;
+    m->pad = malloc(pad_bytes);
+    if (!m->pad || make_plan(m, m->opts->max_batch) != 0)
+        return fprintf(stderr, "zen serve: %s: out of memory\n", m->name), -1;
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->work, NULL);
     /* Plan the four graphs now, so the first requests do not pay for it. */
-    memset(m->pad, 0, (size_t)m->opts->max_batch * (size_t)m->in_numel * 4);
+    memset(m->pad, 0, pad_bytes);
     float *out = malloc((size_t)m->opts->max_batch * (size_t)m->out_numel * sizeof(float));
     char err[256];
     int rc = out ? 0 : -1;
@@ -234,5 +253,7 @@ void serve_worker_stop(serve_model *m) {
         q->started = false;
     }
     free(m->pad);
+    free(m->plan);
     m->pad = NULL;
+    m->plan = NULL;
 }
