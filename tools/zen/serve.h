@@ -49,6 +49,7 @@ typedef struct serve_queue {
     pthread_cond_t work;   /* a job arrived, or stopping */
     serve_job *head, *tail;
     int64_t queued;        /* samples waiting */
+    int arriving;          /* predict requests received in part, not yet queued */
     bool stopping;
     pthread_t thread;
     bool started;
@@ -79,6 +80,9 @@ typedef struct serve_model {
 
 /* serve_batch.c */
 int serve_worker_start(serve_model *m);            /* 0 or -1 (message on stderr) */
+/* A predict request for m has begun to arrive (+1), or ended without reaching serve_predict
+ * (-1); serve_predict counts its own arrival. The worker waits for arriving requests. */
+void serve_arriving(serve_model *m, int delta);
 /* Queues a job and waits for it (at most timeout_s seconds in the queue). Returns 0 when
  * job->y holds the outputs, else an HTTP status (503 timeout/stopping, 500 failure) with
  * job->err set. */

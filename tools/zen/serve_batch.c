@@ -2,10 +2,10 @@
  *
  * With batching, the worker takes the first queued request, waits up to --max-wait-ms for
  * more to arrive (or until --max-batch samples are queued) and runs them together as one
- * batch; each request then gets its own rows back. It waits only while requests come
- * together: after a batch of one request with nothing else queued, the next request runs at
- * once (a single client does not pay --max-wait-ms each time), and waiting resumes as soon
- * as a batch finds company again. Without batching it runs one request
+ * batch; each request then gets its own rows back. It waits only for requests the server
+ * has already begun to receive (headers in, body or parsing not done: q->arriving), never
+ * for ones that may or may not come: a lone client's request runs at once, and a batch goes
+ * as soon as everything that has arrived is in it. Without batching it runs one request
  * at a time, as soon as it arrives. Either way a model computes one batch at a time: its
  * graphs hold their buffers.
  *
@@ -128,17 +128,16 @@ static void *worker(void *arg) {
     serve_model *m = arg;
     serve_queue *q = &m->q;
     const serve_opts *o = m->opts;
-    bool company = true; /* did the last batch hold more than one request? */
     pthread_mutex_lock(&q->mu);
     for (;;) {
         while (!q->head && !q->stopping) pthread_cond_wait(&q->work, &q->mu);
         if (!q->head) break; /* stopping and nothing left */
-        if (o->batching && company) {
-            /* wait for company: until max_batch samples are queued or max_wait_ms has passed
-             * since the first arrived (on shutdown, run what is there at once). Only when the
-             * last batch had company: a lone client would pay max_wait_ms on every request. */
+        if (o->batching) {
+            /* wait for the requests on their way in: until max_batch samples are queued,
+             * none is arriving, or max_wait_ms has passed since the first was queued (on
+             * shutdown, run what is there at once) */
             double until = q->head->enqueued + o->max_wait_ms * 1e-3;
-            while (q->queued < o->max_batch && !q->stopping) {
+            while (q->queued < o->max_batch && q->arriving > 0 && !q->stopping) {
                 double left = until - serve_now();
                 if (left <= 0) break;
                 struct timespec ts = deadline_ts(left);
@@ -155,7 +154,6 @@ static void *worker(void *arg) {
         last->next = NULL;
         q->queued -= total;
         for (serve_job *j = first; j; j = j->next) j->status = 1;
-        company = first != last || q->head; /* more than one request, or more waiting */
         pthread_mutex_unlock(&q->mu);
 
         char err[256] = "";
@@ -199,6 +197,13 @@ int serve_worker_start(serve_model *m) {
     return 0;
 }
 
+void serve_arriving(serve_model *m, int delta) {
+    pthread_mutex_lock(&m->q.mu);
+    m->q.arriving += delta;
+    pthread_cond_signal(&m->q.work); /* the worker may be waiting for this one */
+    pthread_mutex_unlock(&m->q.mu);
+}
+
 int serve_predict(serve_model *m, serve_job *job) {
     serve_queue *q = &m->q;
     job->status = 0;
@@ -206,6 +211,7 @@ int serve_predict(serve_model *m, serve_job *job) {
     job->err[0] = 0;
     pthread_cond_init(&job->done, NULL);
     pthread_mutex_lock(&q->mu);
+    q->arriving--; /* it has arrived */
     if (q->stopping) {
         pthread_mutex_unlock(&q->mu);
         pthread_cond_destroy(&job->done);

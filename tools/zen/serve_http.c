@@ -74,6 +74,7 @@ typedef struct request {
     bool too_big;
     int code;  /* the status sent */
     int model; /* index, or -1 */
+    serve_model *arriving; /* a predict request counted in its model's q.arriving */
 } request;
 
 static enum MHD_Result send_bytes(serve_server *s, struct MHD_Connection *c, request *r, int code, const char *ctype,
@@ -332,6 +333,8 @@ static enum MHD_Result predict(serve_server *s, struct MHD_Connection *c, reques
         free(x);
         return send_error(s, c, r, 500, NULL, "out of memory");
     }
+    if (r->arriving == m) r->arriving = NULL; /* serve_predict counts it as arrived */
+    else serve_arriving(m, 1);
     int http = serve_predict(m, &job);
     free(x);
     if (http) {
@@ -453,6 +456,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             const char *name = url + sizeof prefix - 1, *colon = strchr(name, ':');
             serve_model *m = find_model(s, name, colon ? (size_t)(colon - name) : strlen(name));
             if (m) r->model = m->index;
+            if (m && colon && !strcmp(colon, ":predict") && !strcmp(method, "POST")) {
+                r->arriving = m; /* its batch may wait for it */
+                serve_arriving(m, 1);
+            }
         }
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > (unsigned long long)s->opts.max_body) {
@@ -494,6 +501,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     serve_server *s = cls;
     request *r = *con_cls;
     if (!r) return;
+    if (r->arriving) serve_arriving(r->arriving, -1); /* it never reached the queue */
     if (r->code) serve_metrics_request(s->metrics, r->model, r->code, serve_now() - r->start);
     serve_metrics_inflight(s->metrics, -1);
     free(r->body);
