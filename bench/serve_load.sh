@@ -44,7 +44,7 @@ export ZEN_BODY="$TMP/body.json"
 rss() { awk '/VmRSS/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$1/status"; }
 metric() { curl -s "$URL/metrics" | awk -v k="$1" 'index($0, k) == 1 { print $NF }'; }
 
-echo "zen serve load test: $MODEL, wrk -t$WRK_THREADS -d$DURATION, $(nproc) cores"
+echo "zen serve load test: $MODEL, wrk -t$WRK_THREADS -d$DURATION, $(nproc) cores, load average $(cut -d" " -f1-3 /proc/loadavg)"
 echo "command: DURATION=$DURATION CONNS=\"$CONNS\" bench/serve_load.sh $BUILD"
 FAILED=0
 for MODE in batching no-batching; do
@@ -87,4 +87,5 @@ for MODE in batching no-batching; do
     wait "$SERVER" || { echo "the server did not exit cleanly"; FAILED=1; }
     SERVER=
 done
+echo "load average at the end: $(cut -d" " -f1-3 /proc/loadavg)"
 [ $FAILED = 0 ] || { echo "FAILED: some requests failed"; exit 1; }
