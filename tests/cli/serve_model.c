@@ -4,7 +4,7 @@
  *
  * writes DIR/digits.zen (a small MNIST-shaped CNN, input (28, 28, 1), 10 softmax outputs
  * labelled "zero".."nine", seeded weights), DIR/plain.zen (a Dense model on (4,) with no
- * labels, so a directory serves two models), DIR/x.npy (40 samples in [0, 1]) and
+ * labels), DIR/tokens.zen (int32 token ids through an Embedding), DIR/x.npy (40 samples in [0, 1]) and
  * DIR/y.npy (zen_model_predict's outputs for them: what the server must answer).
  * With SPEC.json (bench/serve_load.sh), it writes only DIR/<SPEC's file stem>.zen: that model
  * built with seeded, untrained weights (as fast to serve as a trained one). */
@@ -78,6 +78,18 @@ int main(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/plain.zen", argv[1]);
     if (zen_model_save(p, path) != 0) return fail(ctx, "save plain");
     zen_model_free(p);
+
+    /* tokens.zen: an int32 input (5 token ids < 10) through an Embedding */
+    const char *tokens = "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"tokens\", \"layers\": ["
+                         "{\"class_name\": \"Input\", \"config\": {\"shape\": [5], \"dtype\": \"int32\"}},"
+                         "{\"class_name\": \"Embedding\", \"config\": {\"input_dim\": 10, \"output_dim\": 3}},"
+                         "{\"class_name\": \"Flatten\", \"config\": {}},"
+                         "{\"class_name\": \"Dense\", \"config\": {\"units\": 2, \"activation\": \"softmax\"}}]}}";
+    zen_model *t = zen_model_from_json(ctx, tokens);
+    if (!t || zen_model_build(t, 5) != 0) return fail(ctx, "build tokens");
+    snprintf(path, sizeof path, "%s/tokens.zen", argv[1]);
+    if (zen_model_save(t, path) != 0) return fail(ctx, "save tokens");
+    zen_model_free(t);
     zen_ctx_free(ctx);
     return 0;
 }

@@ -51,8 +51,8 @@ async function main() {
   const meta = await evaluate("document.getElementById('meta').textContent");
   check(/digits/.test(meta) && /6,810/.test(meta) && /\[28,28,1\]/.test(meta) && /zero, one/.test(meta),
         "metadata shown: " + meta);
-  check(await evaluate("!document.getElementById('picker-wrap').hidden && document.getElementById('picker').options.length === 2"),
-        "a model picker with two models");
+  check(await evaluate("!document.getElementById('picker-wrap').hidden && document.getElementById('picker').options.length === 3"),
+        "a model picker with the three models");
   check(await evaluate("document.getElementById('picker').value") === "digits", "the image model is picked first");
 
   // a stroke like a 7, with the mouse

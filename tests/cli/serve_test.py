@@ -151,10 +151,10 @@ def run(tmp):
     cli([tmp, "--port", str(port)], 1, "cannot listen")
     print("endpoints", flush=True)
     st, ct, body, _ = req(port, "GET", "/healthz")
-    check(st == 200 and json.loads(body) == {"status": "ok", "models": 2}, "healthz: %d %r" % (st, body))
+    check(st == 200 and json.loads(body) == {"status": "ok", "models": 3}, "healthz: %d %r" % (st, body))
     st, ct, body, _ = req(port, "GET", "/v1/models")
     models = json.loads(body)["models"]
-    check(st == 200 and [m["name"] for m in models] == ["digits", "plain"], "models list: %r" % body[:200])
+    check(st == 200 and [m["name"] for m in models] == ["digits", "plain", "tokens"], "models list: %r" % body[:200])
     st, ct, body, _ = req(port, "GET", "/v1/models/digits")
     m = json.loads(body)
     check(st == 200 and m["input_shape"] == [28, 28, 1] and m["output_shape"] == [10] and m["class_names"] == names
@@ -162,6 +162,8 @@ def run(tmp):
           and m["file"]["zen_version"], "digits metadata: %r" % m)
     st, ct, body, _ = req(port, "GET", "/v1/models/plain")
     check(st == 200 and json.loads(body)["class_names"] == [] and json.loads(body)["input_shape"] == [4], "plain metadata")
+    st, ct, body, _ = req(port, "GET", "/v1/models/tokens")
+    check(st == 200 and json.loads(body)["input_dtype"] == "int32", "tokens metadata: %r" % body)
     st, ct, body, _ = req(port, "GET", "/")
     check(st == 200 and ct.startswith("text/html") and b"<canvas" in body, "page: %d %s" % (st, ct))
 
@@ -250,6 +252,23 @@ def run(tmp):
         "instances[1][2]: expected a number, got a boolean")
     bad("infinite", post_json(port, "plain", '{"instances": [[1, 2, 3, 1e999]]}'), 400, "not a finite number")
     bad("f32 range", post_json(port, "plain", '{"instances": [[1, 2, 3, 1e300]]}'), 400, "out of the f32 range")
+    # an int32 model: integers only; an id the Embedding does not have fails only its own request
+    st, ct, body, _ = post_json(port, "tokens", {"instances": [[0, 1, 2, 3, 9]]})
+    check(st == 200 and near([sum(json.loads(body)["predictions"][0])], [1.0]), "tokens: %d %r" % (st, body))
+    bad("i32 fraction", post_json(port, "tokens", {"instances": [[0, 1, 2.5, 3, 4]]}), 400,
+        "instances[0][2]: 2.5 is not an i32 integer")
+    bad("embedding id", post_json(port, "tokens", {"instances": [[0, 1, 2, 3, 10]]}), 400,
+        "the model cannot run this input")
+    results = [None] * 6
+    def tok(i):
+        results[i] = post_json(port, "tokens", {"instances": [[0, 1, 2, 3, 99 if i == 2 else i]]})
+    ts = [threading.Thread(target=tok, args=(i,)) for i in range(6)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    check([r[0] for r in results] == [200, 200, 400, 200, 200, 200],
+          "one bad request among concurrent ones fails alone: %r" % [r[0] for r in results])
     bad("npy garbage", req(port, "POST", "/v1/models/plain:predict", b"hello", {"Content-Type": "application/x-npy"}),
         400, "request body")
     bad("npy shape", req(port, "POST", "/v1/models/plain:predict", npy_bytes([2, 5], [0] * 10),
@@ -266,7 +285,7 @@ def run(tmp):
     bad("oversized", post_json(port, "plain", big), 413, "larger than --max-body 300000")
     bad("oversized chunked", req(port, "POST", "/v1/models/plain:predict", iter([big[:150000], big[150000:]]),
                                  {"Content-Type": "application/json"}, chunked=True), 413, "larger than --max-body")
-    bad("unknown model", post_json(port, "nope", good), 404, "no model named 'nope' (served: digits, plain)")
+    bad("unknown model", post_json(port, "nope", good), 404, "no model named 'nope' (served: digits, plain, tokens)")
     bad("unknown model meta", req(port, "GET", "/v1/models/nope"), 404, "no model named 'nope'")
     bad("unknown verb", req(port, "POST", "/v1/models/plain:explain", "{}"), 404, "unknown path")
     bad("unknown path", req(port, "GET", "/v2/whatever"), 404, "unknown path")
@@ -299,7 +318,7 @@ def run(tmp):
           metric(text, "zen_batch_size_bucket", 'model="digits",le="1"') == 12, "--no-batching ran batches of 1")
     stop(b, "server B")
 
-    # ---- server C: connection limit, idle timeout, SIGTERM with a request in flight ----
+    # ---- server C: connection limit, idle timeout ----
     print("limits and shutdown", flush=True)
     c, port = start([tmp, "--port", "0", "--max-connections", "2", "--timeout", "3"])
     idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
@@ -328,7 +347,10 @@ def run(tmp):
             time.sleep(0.1)
     check(st == 200, "serving again after the idle connections closed: %s" % st)
 
-    # a request half sent when SIGTERM comes: the server waits for the rest and answers it
+    stop(c, "server C")
+
+    # ---- server D: a request half sent when SIGTERM comes: the server waits for the rest and answers it
+    c, port = start([tmp, "--port", "0"])
     body = json.dumps({"instances": [nested(sample(3))]}).encode()
     sock = socket.create_connection(("127.0.0.1", port))
     sock.sendall(b"POST /v1/models/digits:predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"

@@ -84,8 +84,8 @@ int serve_worker_start(serve_model *m);            /* 0 or -1 (message on stderr
  * (-1); serve_predict counts its own arrival. The worker waits for arriving requests. */
 void serve_arriving(serve_model *m, int delta);
 /* Queues a job and waits for it (at most timeout_s seconds in the queue). Returns 0 when
- * job->y holds the outputs, else an HTTP status (503 timeout/stopping, 500 failure) with
- * job->err set. */
+ * job->y holds the outputs, else an HTTP status with job->err set: 503 (timed out, or
+ * shutting down) or 400 (the model failed on this job's data, e.g. an index out of range). */
 int serve_predict(serve_model *m, serve_job *job);
 void serve_worker_stop(serve_model *m);             /* runs what is queued, then joins */
 double serve_now(void);                             /* monotonic seconds */

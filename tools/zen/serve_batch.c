@@ -83,7 +83,8 @@ static int run_chunk(serve_model *m, int64_t c, float *out, char *err, size_t er
         for (int k = 0; k < m->in_ndim; k++) view.shape[k + 1] = m->in_shape[k];
         zen_array *y = zen_model_predict(m->model, &view, p);
         if (!y) {
-            snprintf(err, errlen, "prediction failed: %s", zen_ctx_error(m->ctx) ? zen_ctx_error(m->ctx) : "?");
+            /* the model ran zeros at start, so the data is at fault (an index out of range, ...) */
+            snprintf(err, errlen, "the model cannot run this input: %s", zen_ctx_error(m->ctx) ? zen_ctx_error(m->ctx) : "?");
             zen_ctx_clear_error(m->ctx);
             return -1;
         }
@@ -158,12 +159,25 @@ static void *worker(void *arg) {
 
         char err[256] = "";
         int rc = run_batch(m, first, total, err, sizeof err);
+        /* A failed batch of several requests is run again one request at a time, so that
+         * one request's bad data (an Embedding index out of range, say) fails only itself.
+         * A job's err is its owner's only after its status changes (under the lock, below). */
+        bool several = first->next != NULL;
+        for (serve_job *j = first, *next; j; j = next) {
+            next = j->next;
+            if (rc != 0 && several) {
+                j->next = NULL;
+                run_batch(m, j, j->n, j->err, sizeof j->err);
+                j->next = next;
+            } else if (rc != 0) {
+                snprintf(j->err, sizeof j->err, "%s", err);
+            }
+        }
 
         pthread_mutex_lock(&q->mu);
         for (serve_job *j = first; j;) {
             serve_job *next = j->next; /* j belongs to its request: read next first */
-            j->status = rc == 0 ? 2 : -1;
-            if (rc != 0) snprintf(j->err, sizeof j->err, "%s", err);
+            j->status = j->err[0] ? -1 : 2;
             j->next = NULL;
             pthread_cond_signal(&j->done);
             j = next;
@@ -242,7 +256,7 @@ int serve_predict(serve_model *m, serve_job *job) {
         /* running: a batch always finishes, so wait for it whatever the clock says */
         if (e == ETIMEDOUT) until = deadline_ts(3600);
     }
-    if (http == 0 && job->status == -1) http = 500;
+    if (http == 0 && job->status == -1) http = 400;
     pthread_mutex_unlock(&q->mu);
     pthread_cond_destroy(&job->done);
     return http;
