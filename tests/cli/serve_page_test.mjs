@@ -63,7 +63,10 @@ async function main() {
   for (let t = 0; t <= 1; t += 0.05) path.push(at(210 - 80 * t, 70 + 150 * t));
   const mouse = (type, p, buttons) => page("Input.dispatchMouseEvent", { type, x: p.x, y: p.y, button: "left", buttons, clickCount: 1 });
   await mouse("mousePressed", path[0], 1);
-  for (const p of path.slice(1)) { await mouse("mouseMoved", p, 1); await sleep(10); }
+  for (const p of path.slice(1, 30)) { await mouse("mouseMoved", p, 1); await sleep(10); }
+  // predictions come while the button is still down (live, not only when the stroke ends)
+  await waitFor("document.querySelectorAll('#bars .bar').length === 10", "a prediction while drawing", 5000);
+  for (const p of path.slice(30)) { await mouse("mouseMoved", p, 1); await sleep(10); }
   await mouse("mouseReleased", path[path.length - 1], 0);
 
   if (await waitFor("document.querySelectorAll('#bars .bar').length === 10 && document.getElementById('prediction').textContent !== ''",
