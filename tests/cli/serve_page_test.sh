@@ -3,7 +3,7 @@
 # touch) events and checks that a prediction with bars appears (serve_page_test.mjs).
 #   serve_page_test.sh ZEN SERVE_MODEL
 # Runs with ZEN_FULL_TESTS=1 (skips, exit 77, otherwise). Needs Debian's chromium and node
-# >= 20 (scripts/setup.sh --full installs them).
+# (20+, or older with npm's ws package; scripts/setup.sh --full installs them).
 ZEN=$1
 MAKER=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
