@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages zen needs to build and run its tests.
 # Idempotent: if everything is already installed it exits at once without
-# touching apt. Usage: scripts/setup.sh [--full]   (as root, or it tells you what to run)
+# touching apt. Usage: scripts/setup.sh   (as root, or it tells you what to run)
 set -euo pipefail
 
 # One package per line, with the reason it is needed.
