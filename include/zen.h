@@ -436,6 +436,10 @@ ZEN_API int zen_save_npy(zen_ctx *ctx, const char *path, zen_dtype dt, int ndim,
 static inline int zen_save_npy_array(zen_ctx *ctx, const char *path, const zen_array *a) {
     return a ? zen_save_npy(ctx, path, a->dtype, a->ndim, a->shape, a->data) : -1;
 }
+/* An NPY file's bytes already in memory (an HTTP request body, say): the same checks and
+ * conversions as zen_load_npy (not gzip). name stands for the path in messages. */
+ZEN_API zen_array *zen_parse_npy(zen_ctx *ctx, const void *data, size_t size, const char *name, zen_dtype dt,
+                                 int flags);
 
 /* Numeric CSV (RFC 4180 quoting: "..." fields, "" for a quote, delimiters and newlines
  * inside quotes). Blank lines are skipped; CRLF and a UTF-8 BOM are accepted; spaces
