@@ -17,6 +17,7 @@ PACKAGES=(
   libcjson-dev           # cJSON: model specs, layer configs, model-file headers, fixture headers
   clang                  # second compiler; sanitizer builds (ASan/UBSan)
   libclang-rt-14-dev     # compiler-rt runtimes clang needs for -fsanitize=...
+  bible-kjv              # the King James Bible: a text corpus (scripts/fetch_data.sh bible-kjv)
 )
 
 missing=()
