@@ -15,5 +15,6 @@ char *cli_read_file(const char *cmd, const char *path);
 
 int cmd_train(int argc, char **argv);                /* train.c */
 int zen_cmd_plot(int argc, char **argv);             /* plot.c: argv after "plot" */
+int zen_cmd_tokenize(int argc, char **argv);         /* tokenize.c: argv after "tokenize" */
 
 #endif
