@@ -170,6 +170,18 @@ TEST(test_tiny_bpe) {
         CHECK(k <= (int64_t)n);
         free(ids), free(back);
     }
+    /* a cache emptied every few pieces gives the same ids as one that keeps them all */
+    zen_tokenizer *small = zen_tokenizer_gpt2_load(ctx, du_dir);
+    zen__gpt2_set_cache_limit(small, 4);
+    const char *text = "hello world, hello worlds: aaaa aaaaa hell hello hello world!";
+    int64_t k1, k2;
+    int32_t *a = zen_tokenizer_encode(ctx, tok, text, strlen(text), &k1);
+    int64_t entries = zen__gpt2_cache_entries(tok);
+    int32_t *b = zen_tokenizer_encode(ctx, small, text, strlen(text), &k2);
+    CHECK(a && b && k1 == k2 && !memcmp(a, b, (size_t)k1 * sizeof *a));
+    CHECK(entries >= 8 && zen__gpt2_cache_entries(small) < 5);
+    free(a), free(b);
+    zen_tokenizer_free(small);
     /* decode errors name the position */
     CHECK_ERR(ctx, !zen_tokenizer_decode(ctx, tok, (int32_t[]){1, 267}, 2, NULL), "id 267 at position 1",
               "[0, 267)");

@@ -92,6 +92,9 @@ zen_tokenizer *zen__word_from_json(zen_ctx *ctx, const cJSON *obj);
  * would match it. Bytes that are not valid UTF-8 count as characters of their own, in
  * none of the classes. Exposed for the tests. */
 size_t zen__gpt2_piece_end(const char *text, size_t len, size_t pos);
+/* For the tests: the cache's size limit (in ids; it is emptied when over it), and its entries. */
+void zen__gpt2_set_cache_limit(zen_tokenizer *t, int64_t max_ids);
+int64_t zen__gpt2_cache_entries(const zen_tokenizer *t);
 
 /* The default data directory (ZEN_DATA_DIR, else $XDG_CACHE_HOME/zen/datasets, else
  * $HOME/.cache/zen/datasets) joined with name; -1 (and an error naming fn) if it does not fit. */

@@ -12,7 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#define CACHE_MAX_IDS (1 << 22) /* the cache is emptied when it holds more ids than this */
+#define CACHE_MAX_IDS (1 << 20) /* the cache is emptied when it holds more ids than this */
 
 typedef struct merge_slot {
     uint64_t key; /* (a << 32 | b) + 1; 0: empty */
@@ -32,6 +32,7 @@ struct zen__gpt2 {
     zen__ids pool;
     int64_t *cache_at, *cache_n;
     int64_t cache_cap;
+    int64_t cache_max_ids; /* CACHE_MAX_IDS; smaller in tests */
     zen__ids word, next;   /* BPE scratch */
 };
 
@@ -255,6 +256,7 @@ zen_tokenizer *zen_tokenizer_gpt2_load(zen_ctx *ctx, const char *dir) {
         free(t);
         return NULL;
     }
+    g->cache_max_ids = CACHE_MAX_IDS;
     t->kind = ZEN__TOK_GPT2;
     t->vocab_size = g->vocab.n;
     t->gpt2 = g;
@@ -378,7 +380,7 @@ static int piece(zen__gpt2 *g, const char *s, size_t n, zen__ids *out) {
     }
     int64_t start = out->n;
     if (bpe(g, (const unsigned char *)s, n, out) != 0) return -1;
-    if (g->pool.n > CACHE_MAX_IDS || g->cache.n >= INT32_MAX / 2) cache_clear(g);
+    if (g->pool.n > g->cache_max_ids || g->cache.n >= INT32_MAX / 2) cache_clear(g);
     if (!g->cache.slots) return 0;
     int64_t ne = g->cache.n;
     if (ne == g->cache_cap) {
@@ -425,6 +427,12 @@ int zen__gpt2_decode(zen_ctx *ctx, const zen__gpt2 *g, const int32_t *ids, int64
     }
     return 0;
 }
+
+void zen__gpt2_set_cache_limit(zen_tokenizer *t, int64_t max_ids) {
+    if (t && t->gpt2) t->gpt2->cache_max_ids = max_ids;
+}
+
+int64_t zen__gpt2_cache_entries(const zen_tokenizer *t) { return t && t->gpt2 ? t->gpt2->cache.n : -1; }
 
 int32_t zen__gpt2_token_id(const zen__gpt2 *g, const char *token, size_t len) {
     return zen__strmap_get(&g->vocab, token, len);

@@ -60,6 +60,11 @@ int zen__strmap_put(zen__strmap *m, const char *key, size_t len, int32_t id) {
     if (len > UINT32_MAX) return -1;
     uint64_t s = find_slot(m, key, len);
     if (m->slots[s]) return 1;
+    /* grow first, so that a failure leaves the map as it was */
+    if ((uint64_t)(m->n + 1) * 2 > m->cap) {
+        if (grow(m) != 0) return -1;
+        s = find_slot(m, key, len);
+    }
     if (m->n == m->ncap) {
         int64_t nc = m->ncap ? 2 * m->ncap : 64;
         char **k = realloc(m->keys, (size_t)nc * sizeof *k);
@@ -79,7 +84,6 @@ int zen__strmap_put(zen__strmap *m, const char *key, size_t len, int32_t id) {
     m->lens[m->n] = (uint32_t)len;
     m->ids[m->n] = id;
     m->slots[s] = ++m->n;
-    if ((uint64_t)m->n * 2 > m->cap && grow(m) != 0) return -1;
     return 0;
 }
 
