@@ -19,5 +19,10 @@ int cmd_serve(int argc, char **argv);                /* serve.c (serve.h: its pa
 int zen_cmd_tokenize(int argc, char **argv);         /* tokenize.c: argv after "tokenize" */
 int cmd_generate(int argc, char **argv);             /* generate.c */
 int cmd_import_gpt2(int argc, char **argv);          /* generate.c */
+/* train_text.c: is --data a text data set; its windows for model m (0; -1: error in ctx;
+ * -2: message printed). */
+bool cli_is_text_data(const char *data);
+int cli_text_lm_data(zen_ctx *ctx, zen_model *m, const char *data, double val_fraction, zen_dataset **train,
+                     zen_dataset **val);
 
 #endif

@@ -6,6 +6,7 @@
  * each new token is sampled from the last logits and fed alone, the earlier positions coming
  * from the key/value cache (zen_lm). When the context is full, the window slides: the last
  * half of the context is fed again (recomputed) and generation goes on. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,17 +15,19 @@
 #include "cli.h"
 
 static const char *usage =
-    "usage: zen generate MODEL [--prompt-ids IDS] [options]\n"
+    "usage: zen generate MODEL [--prompt TEXT | --prompt-ids IDS] [options]\n"
     "  MODEL                    a zen model file, or a Hugging Face GPT-2 directory (config.json +\n"
     "                           model.safetensors) or its model.safetensors\n"
-    "  --prompt-ids 1,2,3       the prompt as token ids (default: token 0)\n"
+    "  --prompt TEXT            the prompt, encoded with the model's tokenizer (kept in the model file)\n"
+    "  --prompt-ids 1,2,3       the prompt as token ids (default: <|endoftext|> for GPT-2, else token 0)\n"
     "  --max-tokens N           tokens to generate (default 100)\n"
     "  --temperature T          0 is greedy (default 1)\n"
     "  --top-k K                keep the K most likely tokens (default 0: all)\n"
     "  --top-p P                nucleus sampling: keep the most likely tokens up to probability P (default 1)\n"
     "  --seed S                 the sampling seed (default 0)\n"
     "  --threads N              threads (default: all cores or OMP_NUM_THREADS)\n"
-    "Tokens are printed as they are made (ids separated by spaces); timing goes to stderr.\n";
+    "Tokens are printed as they are made: as text when the model has a tokenizer (--ids: always as ids\n"
+    "separated by spaces); timing goes to stderr.\n";
 
 /* A model file, or a Hugging Face checkpoint (a directory, or a .safetensors without zen's
  * metadata: tried as GPT-2 when loading as a zen file fails). */
@@ -72,7 +75,8 @@ static int parse_ids(const char *s, int32_t **out) {
 }
 
 int cmd_generate(int argc, char **argv) {
-    const char *path = NULL, *prompt_ids = NULL;
+    const char *path = NULL, *prompt_ids = NULL, *prompt_text = NULL;
+    bool as_ids = false;
     long max_tokens = 100, top_k = 0, seed = 0, threads = 0;
     double temperature = 1, top_p = 1;
     for (int i = 2; i < argc; i++) {
@@ -80,6 +84,8 @@ int cmd_generate(int argc, char **argv) {
         bool ok = true;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return fputs(usage, stdout), 0;
         else if (!strcmp(a, "--prompt-ids") && val) prompt_ids = argv[++i];
+        else if (!strcmp(a, "--prompt") && val) prompt_text = argv[++i];
+        else if (!strcmp(a, "--ids")) as_ids = true;
         else if (!strcmp(a, "--max-tokens")) ok = cli_int("generate", a, val, 0, 100000000, &max_tokens), i++;
         else if (!strcmp(a, "--temperature")) ok = cli_float("generate", a, val, 0, 1e6, &temperature), i++;
         else if (!strcmp(a, "--top-k")) ok = cli_int("generate", a, val, 0, 100000000, &top_k), i++;
@@ -91,19 +97,45 @@ int cmd_generate(int argc, char **argv) {
         if (!ok) return 2;
     }
     if (!path) return fprintf(stderr, "zen generate: needs a model\n%s", usage), 2;
+    if (prompt_ids && prompt_text) return fprintf(stderr, "zen generate: give --prompt or --prompt-ids, not both\n"), 2;
     int32_t *prompt = NULL;
     int np = prompt_ids ? parse_ids(prompt_ids, &prompt) : 1;
     if (np < 0) return 2;
-    if (!prompt) prompt = calloc(1, sizeof *prompt);
 
     int rc = 1;
     zen_ctx *ctx = zen_ctx_new();
     if (threads) zen_ctx_set_threads(ctx, (int)threads);
     zen_model *m = load_any(ctx, path);
     zen_lm *lm = m ? zen_lm_new(m) : NULL;
+    zen_tokenizer *tok = NULL;
     int32_t *window = NULL;
     float *logits = NULL;
     if (!lm) goto done;
+    /* The model's tokenizer (train_text.c and import-gpt2 store it) reads and writes text. */
+    const char *tj = zen_model_tokenizer_json(m);
+    if (tj && !(as_ids && !prompt_text) && !(tok = zen_tokenizer_from_json(ctx, tj))) goto done;
+    if (prompt_text) {
+        if (!tok) {
+            fprintf(stderr, "zen generate: %s has no tokenizer to read --prompt with; give --prompt-ids\n", path);
+            rc = 2;
+            goto done;
+        }
+        int64_t n;
+        prompt = zen_tokenizer_encode(ctx, tok, prompt_text, strlen(prompt_text), &n);
+        if (!prompt) goto done;
+        if (n == 0) {
+            fprintf(stderr, "zen generate: --prompt is empty\n");
+            rc = 2;
+            goto done;
+        }
+        np = n > 0x7fffffff ? 0x7fffffff : (int)n;
+    }
+    if (!prompt) { /* no prompt: GPT-2's <|endoftext|>, else token 0 */
+        prompt = calloc(1, sizeof *prompt);
+        if (!prompt) goto done;
+        if (tok && !strcmp(zen_tokenizer_type(tok), "gpt2")) prompt[0] = 50256;
+    }
+    if (tok && prompt_text) fputs(prompt_text, stdout);
     int64_t ctxlen = zen_lm_context_length(lm), vocab = zen_lm_vocab_size(lm);
     if (np > ctxlen) {
         fprintf(stderr, "zen generate: the prompt has %d tokens, more than the context length %lld\n", np,
@@ -121,21 +153,34 @@ int cmd_generate(int argc, char **argv) {
     if (zen_lm_feed(lm, np, prompt, logits, false) != 0) goto done;
     double t_prefill = zen_time_seconds() - t0, t_slides = 0;
     zen_sampling s = {.temperature = (float)temperature, .top_k = (int)top_k, .top_p = (float)top_p};
+    zen_tokenizer *out_tok = as_ids ? NULL : tok;
+    int64_t tok_vocab = tok && zen_tokenizer_vocab_size(tok) < vocab ? zen_tokenizer_vocab_size(tok) : vocab;
     zen_rng rng;
     zen_rng_seed(&rng, (uint64_t)seed);
     int slides = 0;
     long made = 0;
     t0 = zen_time_seconds();
     for (; made < max_tokens; made++) {
-        int tok = zen_sample_logits(ctx, logits, (int)vocab, &s, &rng);
-        if (tok < 0) goto done;
-        printf("%s%d", made ? " " : "", tok);
+        /* Ids past the tokenizer's vocabulary (a model built with room to spare) are never drawn. */
+        for (int64_t i = tok_vocab; i < vocab; i++) logits[i] = -INFINITY;
+        int next = zen_sample_logits(ctx, logits, (int)vocab, &s, &rng);
+        if (next < 0) goto done;
+        if (out_tok) {
+            int32_t t32 = next;
+            size_t len;
+            char *piece = zen_tokenizer_decode(ctx, out_tok, &t32, 1, &len);
+            if (!piece) goto done;
+            fwrite(piece, 1, len, stdout);
+            free(piece);
+        } else {
+            printf("%s%d", made ? " " : "", next);
+        }
         fflush(stdout);
         if (made + 1 == max_tokens) {
             made++;
             break;
         }
-        int32_t t32 = tok;
+        int32_t t32 = next;
         if (nwin == ctxlen) {
             /* Slide: keep the last half of the context and feed it again. */
             double ts = zen_time_seconds();
@@ -161,6 +206,7 @@ done:
     free(window);
     free(logits);
     free(prompt);
+    zen_tokenizer_free(tok);
     zen_lm_free(lm);
     zen_model_free(m);
     zen_ctx_free(ctx);

@@ -13,6 +13,7 @@ static const char *usage =
     "usage: zen train SPEC.json --data DATA [options]\n"
     "\n"
     "  --data DATA              mnist, fashion-mnist, or a directory with the four MNIST-style IDX files\n"
+    "                           (or for a language model: bible-kjv, moby-dick, or a .txt file; see train_text.c)\n"
     "  --epochs N               (spec fit.epochs, else 1)\n"
     "  --batch-size N           (spec fit.batch_size, else 32)\n"
     "  --validation-split F     the last fraction of the training samples validates (spec, else 0)\n"
@@ -192,6 +193,15 @@ int cmd_train(int argc, char **argv) {
 
     m = zen_model_from_json(ctx, text);
     if (!m || zen_model_build(m, o.seed) != 0 || spec_compile(ctx, m, cJSON_GetObjectItem(spec, "compile")) != 0) goto fail;
+    /* Text (train_text.c): language-model windows, validated on the end of the text. */
+    bool text_data = cli_is_text_data(data);
+    if (text_data) {
+        int r = cli_text_lm_data(ctx, m, data, o.validation_split, &train, &test);
+        if (r == -2) goto done; /* the message is printed */
+        if (r != 0) goto fail;
+        o.validation_split = 0;
+        o.validation_data = test;
+    } else {
     if (zen_load_mnist(ctx, dir, ZEN_DATA_SCALE, &train, &test) != 0) goto fail;
     if (set_class_names(m, data, train) != 0) goto fail; /* before one-hot: the labels as classes */
     int64_t in_shape[ZEN_MAX_DIMS], input_numel = 1;
@@ -199,6 +209,7 @@ int cmd_train(int argc, char **argv) {
     for (int d = 0; d < in_ndim; d++) input_numel *= in_shape[d];
     const char *loss = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "compile"), "loss"));
     if (!fit_data_to_model(ctx, train, loss, in_ndim, input_numel) || !fit_data_to_model(ctx, test, loss, in_ndim, input_numel)) goto fail;
+    }
     if (o.verbose != 0) zen_model_summary(m, stdout, o.batch_size);
     zen_callback *cbs[1];
     int ncb = 0;
@@ -213,8 +224,9 @@ int cmd_train(int argc, char **argv) {
     if (zen_ctx_error(ctx)) goto fail; /* stopped by a NaN/Inf loss */
     zen_metrics r;
     if (zen_model_evaluate(m, test, o.batch_size, &r) != 0) goto fail;
-    printf("Test loss: %.4f", zen_metrics_get(&r, "loss"));
-    for (int i = 1; i < r.n; i++) printf(" - test %s: %.4f", r.names[i], r.values[i]);
+    const char *set = text_data ? "validation" : "test";
+    printf("%s loss: %.4f", text_data ? "Validation" : "Test", zen_metrics_get(&r, "loss"));
+    for (int i = 1; i < r.n; i++) printf(" - %s %s: %.4f", set, r.names[i], r.values[i]);
     printf("\n");
     char outbuf[1024];
     if (!output) {
