@@ -277,6 +277,15 @@ ZEN_API zen_tensor *zen_mse_loss(zen_ctx *ctx, zen_tensor *pred, zen_tensor *tar
 ZEN_API zen_tensor *zen_l1_loss(zen_ctx *ctx, zen_tensor *pred, zen_tensor *target);
 ZEN_API zen_tensor *zen_huber_loss(zen_ctx *ctx, zen_tensor *pred, zen_tensor *target, float delta);
 
+/* Transformer building blocks (fused: one node forward, one node backward).
+ * layer_norm: over the LAST axis of x, as torch.nn.functional.layer_norm(x, [D], gamma,
+ * beta, eps): y = (x - mean) / sqrt(var + eps) * gamma + beta, var biased; gamma and beta
+ * are [D] or NULL (1 and 0). rms_norm: y = x / sqrt(mean(x^2) + eps) * gamma over the last
+ * axis (LLaMA's RMSNorm, torch.nn.functional.rms_norm); gamma [D] or NULL. Both save the
+ * per-row statistics for their backward. */
+ZEN_API zen_tensor *zen_layer_norm(zen_ctx *ctx, zen_tensor *x, zen_tensor *gamma, zen_tensor *beta, float eps);
+ZEN_API zen_tensor *zen_rms_norm(zen_ctx *ctx, zen_tensor *x, zen_tensor *gamma, float eps);
+
 /* ---------------------------------------------------------------------------------------
  * 4. Graphs
  * ------------------------------------------------------------------------------------- */
