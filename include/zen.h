@@ -286,6 +286,30 @@ ZEN_API zen_tensor *zen_huber_loss(zen_ctx *ctx, zen_tensor *pred, zen_tensor *t
 ZEN_API zen_tensor *zen_layer_norm(zen_ctx *ctx, zen_tensor *x, zen_tensor *gamma, zen_tensor *beta, float eps);
 ZEN_API zen_tensor *zen_rms_norm(zen_ctx *ctx, zen_tensor *x, zen_tensor *gamma, float eps);
 
+/* Scaled dot-product attention, fused (FlashAttention-style: the [Tq, Tk] scores are never
+ * stored; the backward recomputes them tile by tile):
+ *   out = dropout(softmax(q·kᵀ * scale + masks)) · v
+ * q [B, H, Tq, D], k [B, Hkv, Tk, D], v [B, Hkv, Tk, Dv] -> out [B, H, Tq, Dv], as
+ * torch.nn.functional.scaled_dot_product_attention. H must be a multiple of Hkv (grouped-
+ * query attention: query head h uses key/value head h / (H / Hkv)). Inputs may be strided
+ * views (e.g. permuted [B, T, H, D] projections) and are read in place.
+ * key_mask: NULL or f32 [B, Tk], 1 = attend, 0 = padding (the key is ignored).
+ * causal: query i sees key j iff j <= i + Tk - Tq, i.e. the mask is aligned to the END of
+ * the keys: with Tq == Tk the usual lower triangle (torch's is_causal), and with Tq < Tk
+ * the queries are the last Tq positions of the sequence (continuing a KV cache).
+ * A query that sees no key at all gets 0 (torch: NaN) and no gradient.
+ * dropout: probability of dropping each attention weight (after the softmax), with the
+ * counter-based mask of zen_dropout drawn from seed and the graph's run counter; off in
+ * evaluation mode. The mask differs from torch's random stream. */
+typedef struct zen_attention_opts {
+    float scale;   /* 0: 1/sqrt(D) */
+    bool causal;
+    float dropout; /* in [0, 1] */
+    uint64_t seed;
+} zen_attention_opts;
+ZEN_API zen_tensor *zen_attention(zen_ctx *ctx, zen_tensor *q, zen_tensor *k, zen_tensor *v, zen_tensor *key_mask,
+                                  zen_attention_opts opts);
+
 /* ---------------------------------------------------------------------------------------
  * 4. Graphs
  * ------------------------------------------------------------------------------------- */
