@@ -310,6 +310,15 @@ typedef struct zen_attention_opts {
 ZEN_API zen_tensor *zen_attention(zen_ctx *ctx, zen_tensor *q, zen_tensor *k, zen_tensor *v, zen_tensor *key_mask,
                                   zen_attention_opts opts);
 
+/* Rotary position embedding of x [..., T, D] (D even), GPT-NeoX / LLaMA / Hugging Face
+ * convention ("rotate half"): dimension i < D/2 pairs with i + D/2 and the pair turns by
+ * angle pos_t * base^(-2i/D):
+ *   out[i] = x[i] cos - x[i + D/2] sin,   out[i + D/2] = x[i + D/2] cos + x[i] sin.
+ * Step t has position offset + t, or offset + positions[t] when positions (i32 [T]) is
+ * given (fill it before each compute to move a graph along a KV cache). base: 10000 in
+ * most models. Apply it to q and k ([B, H, T, D]) before zen_attention. */
+ZEN_API zen_tensor *zen_rope(zen_ctx *ctx, zen_tensor *x, zen_tensor *positions, int64_t offset, float base);
+
 /* ---------------------------------------------------------------------------------------
  * 4. Graphs
  * ------------------------------------------------------------------------------------- */
