@@ -591,6 +591,16 @@ typedef struct zen_model zen_model;
  * AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, BatchNormalization,
  * LayerNormalization, Activation, Add, Concatenate, Embedding. */
 ZEN_API zen_layer *zen_layer_new(zen_ctx *ctx, const char *class_name, const char *config_json);
+/* Sequence and Transformer layers (inputs [batch, steps, features]): MultiHeadAttention
+ * (Keras: num_heads, key_dim, value_dim, dropout, use_bias, output_shape; applied to
+ * [query, value] or [query, value, key]; "use_causal_mask": true is a config flag, as zen's
+ * call takes no keyword arguments; padded keys come from the Keras masks the model carries),
+ * RMSNormalization (Keras 3: axis -1, epsilon 1e-6, weight "scale"), PositionEmbedding
+ * (KerasHub: sequence_length; returns the learned position embeddings broadcast to the
+ * input's shape), SinusoidalPositionEncoding (KerasHub: max_wavelength 10000; likewise),
+ * TransformerEncoder and TransformerDecoder (KerasHub: intermediate_dim, num_heads, dropout,
+ * activation "relu", layer_norm_epsilon 1e-5, normalize_first false; the decoder is causal
+ * and decoder-only). Weight names and layouts: src/nn/layers/attention.c, transformer.c. */
 /* Sets one config argument to a JSON value: zen_layer_set(l, "padding", "\"same\""). */
 ZEN_API int zen_layer_set(zen_layer *l, const char *key, const char *json_value);
 ZEN_API void zen_layer_free(zen_layer *l); /* only for layers never added to a model */
