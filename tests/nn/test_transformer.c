@@ -252,7 +252,7 @@ TEST(test_config_errors) {
  * tokens and stay at ln 8 if (and only if) the causal mask hides the future, so the mean
  * loss must fall from ln 8 = 2.08 to about 5/11 ln 8 = 0.95, and not below. */
 TEST(test_learns_to_copy) {
-    enum { T = 12, H = 6, V = 9, B = 32, STEPS = 120 };
+    enum { T = 12, H = 6, V = 9, B = 16, STEPS = 120 };
     zen_ctx *ctx = zen_ctx_new();
     zen_ctx_set_threads(ctx, 2);
     zen_model *m = zen_model_new(ctx, "copy");
