@@ -2,6 +2,7 @@
 # bench/run_all.sh — every zen benchmark beside its PyTorch twin, at 1 and 2 threads.
 #
 #   bench/run_all.sh [--rounds N] [--threads "1 2"] [--out DIR] [--no-wait]
+#   ZEN_BENCHES="softmax_ln attention" bench/run_all.sh ...     (only those benchmarks)
 #
 # Builds nothing: expects the release tree from `make build` (build/bench/bench_*; set
 # BUILD=dir for another). For each round, thread count and benchmark it runs, each in its
@@ -37,7 +38,7 @@ done
 
 BUILD=${BUILD:-build}
 PY=/usr/bin/python3
-BENCHES="matmul conv elementwise softmax_ln"
+BENCHES=${ZEN_BENCHES:-"matmul conv elementwise softmax_ln attention"} # ZEN_BENCHES: a subset
 for b in $BENCHES; do
     if [ ! -x "$BUILD/bench/bench_$b" ]; then
         echo "run_all.sh: $BUILD/bench/bench_$b not found; run 'make build' first" >&2

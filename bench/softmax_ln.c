@@ -7,7 +7,8 @@
  *   ce.4096x1000          loss = cross_entropy(x, t)               x [4096, 1000], t i32 [4096]
  *                         (zen fuses log-softmax and NLL; torch: F.cross_entropy)
  *   ln_gelu.8192x768      y = gelu(layernorm(x) * gamma + beta) + x     x [8192, 768]
- *                         layernorm from zen ops (zen has no fused layernorm yet):
+ *                         zen: zen_layer_norm (fused, src/ops/norm.c); with
+ *                         ZEN_LN_FROM_OPS=1 layernorm from zen ops as before it existed:
  *                         mu = mean(x), xc = x - mu, var = mean(xc * xc),
  *                         xn = xc * rsqrt(var + 1e-5)       (all over the last axis)
  *                         torch: F.gelu(F.layer_norm(x, [768], gamma, beta)) + x
@@ -25,6 +26,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "graph/graph.h"
 #include "zen.h"
@@ -134,8 +136,11 @@ static void bench_ce(int nt) {
     zen_ctx_free(ctx);
 }
 
-/* gelu(layernorm(x) * gamma + beta) + x over the last axis, from zen ops. */
+/* gelu(layernorm(x) * gamma + beta) + x over the last axis: the fused op, or (with
+ * ZEN_LN_FROM_OPS=1) built from zen ops. */
 static zen_tensor *ln_gelu(zen_ctx *ctx, zen_tensor *x, zen_tensor *gamma, zen_tensor *beta) {
+    const char *from_ops = getenv("ZEN_LN_FROM_OPS");
+    if (!from_ops || strcmp(from_ops, "1") != 0) return zen_add(ctx, zen_gelu(ctx, zen_layer_norm(ctx, x, gamma, beta, 1e-5f)), x);
     const int axis = -1;
     zen_tensor *mu = zen_mean(ctx, x, 1, &axis, true);
     zen_tensor *xc = zen_sub(ctx, x, mu);

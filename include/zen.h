@@ -277,6 +277,48 @@ ZEN_API zen_tensor *zen_mse_loss(zen_ctx *ctx, zen_tensor *pred, zen_tensor *tar
 ZEN_API zen_tensor *zen_l1_loss(zen_ctx *ctx, zen_tensor *pred, zen_tensor *target);
 ZEN_API zen_tensor *zen_huber_loss(zen_ctx *ctx, zen_tensor *pred, zen_tensor *target, float delta);
 
+/* Transformer building blocks (fused: one node forward, one node backward).
+ * layer_norm: over the LAST axis of x, as torch.nn.functional.layer_norm(x, [D], gamma,
+ * beta, eps): y = (x - mean) / sqrt(var + eps) * gamma + beta, var biased; gamma and beta
+ * are [D] or NULL (1 and 0). rms_norm: y = x / sqrt(mean(x^2) + eps) * gamma over the last
+ * axis (LLaMA's RMSNorm, torch.nn.functional.rms_norm); gamma [D] or NULL. Both save the
+ * per-row statistics for their backward. */
+ZEN_API zen_tensor *zen_layer_norm(zen_ctx *ctx, zen_tensor *x, zen_tensor *gamma, zen_tensor *beta, float eps);
+ZEN_API zen_tensor *zen_rms_norm(zen_ctx *ctx, zen_tensor *x, zen_tensor *gamma, float eps);
+
+/* Scaled dot-product attention, fused (FlashAttention-style: the [Tq, Tk] scores are never
+ * stored; the backward recomputes them tile by tile):
+ *   out = dropout(softmax(q·kᵀ * scale + masks)) · v
+ * q [B, H, Tq, D], k [B, Hkv, Tk, D], v [B, Hkv, Tk, Dv] -> out [B, H, Tq, Dv], as
+ * torch.nn.functional.scaled_dot_product_attention. H must be a multiple of Hkv (grouped-
+ * query attention: query head h uses key/value head h / (H / Hkv)). Inputs may be strided
+ * views (e.g. permuted [B, T, H, D] projections) and are read in place.
+ * key_mask: NULL or f32 [B, Tk], 1 = attend, 0 = padding (the key is ignored).
+ * causal: query i sees key j iff j <= i + Tk - Tq, i.e. the mask is aligned to the END of
+ * the keys: with Tq == Tk the usual lower triangle (torch's is_causal), and with Tq < Tk
+ * the queries are the last Tq positions of the sequence (continuing a KV cache).
+ * A query that sees no key at all gets 0 (torch: NaN) and no gradient.
+ * dropout: probability of dropping each attention weight (after the softmax), with the
+ * counter-based mask of zen_dropout drawn from seed and the graph's run counter; off in
+ * evaluation mode. The mask differs from torch's random stream. */
+typedef struct zen_attention_opts {
+    float scale;   /* 0: 1/sqrt(D) */
+    bool causal;
+    float dropout; /* in [0, 1] */
+    uint64_t seed;
+} zen_attention_opts;
+ZEN_API zen_tensor *zen_attention(zen_ctx *ctx, zen_tensor *q, zen_tensor *k, zen_tensor *v, zen_tensor *key_mask,
+                                  zen_attention_opts opts);
+
+/* Rotary position embedding of x [..., T, D] (D even), GPT-NeoX / LLaMA / Hugging Face
+ * convention ("rotate half"): dimension i < D/2 pairs with i + D/2 and the pair turns by
+ * angle pos_t * base^(-2i/D):
+ *   out[i] = x[i] cos - x[i + D/2] sin,   out[i + D/2] = x[i + D/2] cos + x[i] sin.
+ * Step t has position offset + t, or offset + positions[t] when positions (i32 [T]) is
+ * given (fill it before each compute to move a graph along a KV cache). base: 10000 in
+ * most models. Apply it to q and k ([B, H, T, D]) before zen_attention. */
+ZEN_API zen_tensor *zen_rope(zen_ctx *ctx, zen_tensor *x, zen_tensor *positions, int64_t offset, float base);
+
 /* ---------------------------------------------------------------------------------------
  * 4. Graphs
  * ------------------------------------------------------------------------------------- */
@@ -672,6 +714,16 @@ typedef struct zen_model zen_model;
  * AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, Dropout, BatchNormalization,
  * LayerNormalization, Activation, Add, Concatenate, Embedding. */
 ZEN_API zen_layer *zen_layer_new(zen_ctx *ctx, const char *class_name, const char *config_json);
+/* Sequence and Transformer layers (inputs [batch, steps, features]): MultiHeadAttention
+ * (Keras: num_heads, key_dim, value_dim, dropout, use_bias, output_shape; applied to
+ * [query, value] or [query, value, key]; "use_causal_mask": true is a config flag, as zen's
+ * call takes no keyword arguments; padded keys come from the Keras masks the model carries),
+ * RMSNormalization (Keras 3: axis -1, epsilon 1e-6, weight "scale"), PositionEmbedding
+ * (KerasHub: sequence_length; returns the learned position embeddings broadcast to the
+ * input's shape), SinusoidalPositionEncoding (KerasHub: max_wavelength 10000; likewise),
+ * TransformerEncoder and TransformerDecoder (KerasHub: intermediate_dim, num_heads, dropout,
+ * activation "relu", layer_norm_epsilon 1e-5, normalize_first false; the decoder is causal
+ * and decoder-only). Weight names and layouts: src/nn/layers/attention.c, transformer.c. */
 /* Sets one config argument to a JSON value: zen_layer_set(l, "padding", "\"same\""). */
 ZEN_API int zen_layer_set(zen_layer *l, const char *key, const char *json_value);
 ZEN_API void zen_layer_free(zen_layer *l); /* only for layers never added to a model */

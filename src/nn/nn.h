@@ -12,7 +12,7 @@
 
 #include "../core/internal.h"
 
-#define ZEN_LAYER_MAX_WEIGHTS 16
+#define ZEN_LAYER_MAX_WEIGHTS 32 /* a TransformerEncoder block has 16 */
 #define ZEN_LAYER_MAX_INPUTS 8
 #define ZEN_MODEL_MAX_IO 8
 

@@ -8,7 +8,11 @@
  * two post-step updates (zen_model_graph.updates), applied after each optimizer step:
  *   moving_mean     = momentum * moving_mean     + (1 - momentum) * batch mean
  *   moving_variance = momentum * moving_variance + (1 - momentum) * batch variance (biased)
- * exactly as Keras does; an inference graph normalises with the moving statistics. */
+ * exactly as Keras does; an inference graph normalises with the moving statistics.
+ * LayerNormalization over zen's last axis (one Keras axis that is not an image's channel
+ * axis) runs the fused zen_layer_norm; RMSNormalization (Keras 3: axis -1, epsilon 1e-6, a
+ * learnable "scale" of ones) computes y = x * rsqrt(mean(x^2) + epsilon) * scale, fused
+ * (zen_rms_norm) over the last axis. */
 #include "../nn.h"
 
 #include <math.h>
@@ -182,6 +186,13 @@ static zen_tensor *ln_call(zen_layer *l, zen_ctx *ctx, int n, zen_tensor *const 
     if (!in) return NULL;
     int rank = in->ndim, axes[ZEN_MAX_DIMS];
     int nred = reduce_axes(rank, s->naxes, s->axes, false, axes);
+    if (nred == 1 && axes[0] == rank - 1) {
+        /* The common case (features on zen's last axis: sequences, vectors): the fused op
+         * of src/ops/norm.c, one node forward and one backward. */
+        int w = 0;
+        zen_tensor *gamma = s->scale ? l->weights[w++] : NULL, *beta = s->center ? l->weights[w++] : NULL;
+        return zen_layer_norm(ctx, in, gamma, beta, s->epsilon);
+    }
     zen_tensor *mean = zen_mean(ctx, in, nred, axes, true);
     zen_tensor *d = zen_sub(ctx, in, mean);
     zen_tensor *var = zen_mean(ctx, zen_mul(ctx, d, d), nred, axes, true);
@@ -193,3 +204,39 @@ static zen_tensor *ln_call(zen_layer *l, zen_ctx *ctx, int n, zen_tensor *const 
 }
 
 const zen_layer_type zen_layer_type_layer_normalization = {"LayerNormalization", 1, 1, ln_build, ln_call, .propagates_mask = true};
+
+/* ---- RMSNormalization: axis -1, epsilon 1e-6, weight "scale" (ones) ---- */
+
+typedef struct {
+    int axis; /* Keras axis, 1..rank-1 */
+    float epsilon;
+} rms_state;
+
+static int rms_build(zen_layer *l, zen_model *m, int n, const zen_shape *in, zen_shape *out) {
+    (void)n;
+    rms_state *s = ZEN_LAYER_STATE(l, rms_state);
+    if (!s) return -1;
+    int rank = in->ndim + 1, naxes;
+    if (!read_axes(l, rank, 1, &s->axis, &naxes) || !zen__cfg_float(l, "epsilon", 1e-6f, &s->epsilon)) return -1;
+    if (!(s->epsilon >= 0) || isinf(s->epsilon))
+        return ZEN_LAYER_ERROR(l, "epsilon must be a finite number >= 0, got %g", s->epsilon);
+    int64_t d = in->dim[s->axis - 1];
+    *out = *in;
+    return zen__layer_add_weight(l, m, "scale", 1, &d, "ones", 0, 0, true) ? 0 : -1;
+}
+
+static zen_tensor *rms_call(zen_layer *l, zen_ctx *ctx, int n, zen_tensor *const *x, const zen_call_info *info) {
+    (void)n, (void)info;
+    rms_state *s = l->state;
+    zen_tensor *in = x[0];
+    if (!in) return NULL;
+    int rank = in->ndim, axis;
+    reduce_axes(rank, 1, &s->axis, false, &axis);
+    if (axis == rank - 1) return zen_rms_norm(ctx, in, l->weights[0], s->epsilon);
+    zen_tensor *ms = zen_mean(ctx, zen_mul(ctx, in, in), 1, &axis, true);
+    zen_tensor *y = zen_mul(ctx, in, zen_rsqrt(ctx, zen_add(ctx, ms, zen_scalar(ctx, s->epsilon))));
+    return zen_mul(ctx, y, zen__broadcast_weight(ctx, l->weights[0], rank, 1, &s->axis));
+}
+
+const zen_layer_type zen_layer_type_rms_normalization = {"RMSNormalization", 1, 1, rms_build, rms_call,
+                                                         .propagates_mask = true};
