@@ -62,10 +62,10 @@ int main(int argc, char **argv) {
     if (!tj || zen_model_set_tokenizer_json(m, tj) != 0) return fail(ctx);
     free(tj);
 
-    /* Training: updates of 2 x 32 windows; warmup 100 updates, then cosine decay. */
+    /* Training: updates of 2 x 32 windows; warmup 50 updates, then cosine decay over one epoch. */
     zen_optimizer *opt = zen_optimizer_new(ctx, "AdamW",
         "{\"learning_rate\": {\"class_name\": \"CosineDecay\", \"config\": {\"initial_learning_rate\": 0.0,"
-        " \"warmup_target\": 0.002, \"warmup_steps\": 100, \"decay_steps\": 1400, \"alpha\": 0.1}},"
+        " \"warmup_target\": 0.002, \"warmup_steps\": 50, \"decay_steps\": 450, \"alpha\": 0.1}},"
         " \"weight_decay\": 0.01, \"clipnorm\": 1.0, \"gradient_accumulation_steps\": 2}");
     if (zen_model_compile(m, opt, "sparse_categorical_crossentropy", 1, (const char *[]){"perplexity"}) != 0)
         return fail(ctx);

@@ -152,6 +152,7 @@ int zen_lm_feed(zen_lm *lm, int n, const int32_t *ids, float *logits, bool all) 
     if (x && !zen_ctx_error(ctx)) {
         x = zen_contiguous(ctx, x);
         g = zen_graph_new(ctx);
+        zen_graph_set_training(g, false);
         zen_graph_add(g, x);
         for (int i = 0; i < lm->nchain; i++)
             if (kn[i]) zen_graph_add(g, kn[i]), zen_graph_add(g, vn[i]);

@@ -113,36 +113,6 @@ static int block_build(zen_layer *l, zen_model *m, int n, const zen_shape *in, z
     return 0;
 }
 
-/* Layer normalisation over the last axis (biased variance, as torch and Keras). */
-static zen_tensor *layer_norm(zen_ctx *ctx, zen_tensor *x, zen_tensor *g, zen_tensor *b, float eps) {
-    int last = -1;
-    zen_tensor *mu = zen_mean(ctx, x, 1, &last, true);
-    zen_tensor *d = zen_sub(ctx, x, mu);
-    zen_tensor *var = zen_mean(ctx, zen_mul(ctx, d, d), 1, &last, true);
-    zen_tensor *y = zen_mul(ctx, d, zen_rsqrt(ctx, zen_add(ctx, var, zen_scalar(ctx, eps))));
-    return zen_add(ctx, zen_mul(ctx, y, g), b);
-}
-
-/* Causal attention of q [B, H, S, hd] over k, v [B, H, P + S, hd]: query i (at position
- * P + i) sees keys 0..P + i. */
-static zen_tensor *attention(zen_ctx *ctx, zen_tensor *q, zen_tensor *k, zen_tensor *v, float p, uint64_t seed,
-                             bool training) {
-    if (!q || !k || !v) return NULL;
-    int64_t s = q->shape[2], t = k->shape[2], hd = q->shape[3];
-    zen_tensor *scores = zen_scale(ctx, zen_matmul(ctx, q, k, false, true), 1.0f / sqrtf((float)hd));
-    if (s > 1) {
-        zen_tensor *mask = zen_const(ctx, ZEN_F32, 2, (int64_t[]){s, t});
-        if (!mask) return NULL;
-        float *md = mask->data;
-        for (int64_t i = 0; i < s; i++)
-            for (int64_t j = 0; j < t; j++) md[i * t + j] = j > t - s + i ? -INFINITY : 0.0f;
-        scores = zen_add(ctx, scores, mask);
-    }
-    zen_tensor *w = zen_softmax(ctx, scores, -1);
-    if (training && p > 0) w = zen_dropout(ctx, w, p, seed);
-    return zen_matmul(ctx, w, v, false, false);
-}
-
 zen_tensor *zen__gpt2_block(zen_ctx *ctx, zen_layer *l, zen_tensor *x, zen_tensor *past_k, zen_tensor *past_v,
                             zen_tensor **k_new, zen_tensor **v_new, bool training, uint64_t seed) {
     const zen_gpt2_block_cfg *s = l->state;
@@ -151,7 +121,7 @@ zen_tensor *zen__gpt2_block(zen_ctx *ctx, zen_layer *l, zen_tensor *x, zen_tenso
     int64_t b = x->shape[0], steps = x->shape[1], d = s->width, h = s->heads, hd = d / h;
     bool drop = training && s->dropout > 0;
     /* attention */
-    zen_tensor *a = layer_norm(ctx, x, w[LN1_G], w[LN1_B], s->epsilon);
+    zen_tensor *a = zen_layer_norm(ctx, x, w[LN1_G], w[LN1_B], s->epsilon);
     zen_tensor *qkv = zen_linear(ctx, a, w[QKV_W], w[QKV_B]);                          /* [B, S, 3D] */
     qkv = zen_permute(ctx, zen_reshape(ctx, qkv, 4, (int64_t[]){b, steps, 3 * h, hd}), (int[]){0, 2, 1, 3});
     zen_tensor *parts[3];
@@ -161,13 +131,16 @@ zen_tensor *zen__gpt2_block(zen_ctx *ctx, zen_layer *l, zen_tensor *x, zen_tenso
     if (v_new) *v_new = v;
     if (past_k) k = zen_concat(ctx, 2, (zen_tensor *[]){past_k, k}, 2);
     if (past_v) v = zen_concat(ctx, 2, (zen_tensor *[]){past_v, v}, 2);
-    zen_tensor *o = attention(ctx, parts[0], k, v, s->dropout, seed, training);
+    /* Fused causal attention; the mask is aligned to the end of the keys, so the new queries
+     * are the last positions after the cached ones. */
+    zen_tensor *o = zen_attention(ctx, parts[0], k, v, NULL,
+                                  (zen_attention_opts){.causal = true, .dropout = drop ? s->dropout : 0, .seed = seed});
     o = zen_reshape(ctx, zen_permute(ctx, o, (int[]){0, 2, 1, 3}), 3, (int64_t[]){b, steps, d});
     o = zen_linear(ctx, o, w[OUT_W], w[OUT_B]);
     if (drop) o = zen_dropout(ctx, o, s->dropout, seed + 1);
     x = zen_add(ctx, x, o);
     /* MLP */
-    zen_tensor *m = layer_norm(ctx, x, w[LN2_G], w[LN2_B], s->epsilon);
+    zen_tensor *m = zen_layer_norm(ctx, x, w[LN2_G], w[LN2_B], s->epsilon);
     m = zen_gelu_tanh(ctx, zen_linear(ctx, m, w[FC_W], w[FC_B]));
     m = zen_linear(ctx, m, w[PROJ_W], w[PROJ_B]);
     if (drop) m = zen_dropout(ctx, m, s->dropout, seed + 2);
