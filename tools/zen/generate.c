@@ -197,6 +197,7 @@ int cmd_generate(int argc, char **argv) {
     }
     double t_gen = zen_time_seconds() - t0;
     printf("\n");
+    fflush(stdout); /* the text before the timing on stderr */
     fprintf(stderr, "zen generate: prompt %d tokens in %.3f s; %ld tokens in %.3f s (%.1f tokens/s)%s\n", np, t_prefill,
             made, t_gen, made / (t_gen > 0 ? t_gen : 1e-9), slides ? ", with context slides" : "");
     if (slides) fprintf(stderr, "zen generate: the context slid %d times (%.3f s of recomputation)\n", slides, t_slides);
