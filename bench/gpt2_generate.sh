@@ -23,7 +23,11 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/zen_gpt2_bench.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 echo "GPT-2 $SIZE, $THREADS thread(s), prompt $PROMPT, $TOKENS tokens (greedy)"
 OMP_NUM_THREADS=$THREADS /usr/bin/python3 bench/gpt2_generate_torch.py --out "$dir" --size "$SIZE" \
-    --prompt "$PROMPT" --tokens "$TOKENS" --threads "$THREADS"
+    --prompt "$PROMPT" --tokens "$TOKENS" --threads "$THREADS" --ids-out "$dir/torch.ids"
 ids=$(seq -s, 0 $((PROMPT - 1)))
 OMP_NUM_THREADS=$THREADS build/zen generate "$dir" --prompt-ids "$ids" --max-tokens "$TOKENS" \
-    --temperature 0 --threads "$THREADS" 2>&1 >/dev/null | sed 's/^zen generate:/zen:  /'
+    --temperature 0 --threads "$THREADS" 2>"$dir/zen.err" >"$dir/zen.ids"
+sed 's/^zen generate:/zen:  /' "$dir/zen.err"
+# The same greedy tokens on both sides (the logits agree to float rounding).
+if cmp -s "$dir/torch.ids" "$dir/zen.ids"; then echo "greedy tokens: identical"; else
+    echo "greedy tokens differ:"; echo "  torch: $(cat "$dir/torch.ids")"; echo "  zen:   $(cat "$dir/zen.ids")"; fi

@@ -69,6 +69,7 @@ def main():
     ap.add_argument("--prompt", type=int, default=16)
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--ids-out", help="write the greedy token ids here (to compare with zen's)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     cfg = dict(CONFIG, **SIZES[a.size])
@@ -90,12 +91,17 @@ def main():
         logits = step(sd, cfg, ids, cache)
         t_prompt = time.perf_counter() - t0
         t0 = time.perf_counter()
+        made = []
         for _ in range(a.tokens):
             tok = int(torch.argmax(logits))
+            made.append(tok)
             logits = step(sd, cfg, torch.tensor([[tok]]), cache)
         t_gen = time.perf_counter() - t0
     print(f"torch: prompt {a.prompt} tokens in {t_prompt:.3f} s; {a.tokens} tokens in {t_gen:.3f} s "
           f"({a.tokens / t_gen:.1f} tokens/s)")
+    if a.ids_out:
+        with open(a.ids_out, "w") as f:
+            f.write(" ".join(map(str, made)) + "\n")
 
 
 if __name__ == "__main__":
