@@ -277,6 +277,30 @@ ZEN_API zen_tensor *zen_mse_loss(zen_ctx *ctx, zen_tensor *pred, zen_tensor *tar
 ZEN_API zen_tensor *zen_l1_loss(zen_ctx *ctx, zen_tensor *pred, zen_tensor *target);
 ZEN_API zen_tensor *zen_huber_loss(zen_ctx *ctx, zen_tensor *pred, zen_tensor *target, float delta);
 
+/* Recurrent layers over a whole sequence, one fused node: torch.nn.RNN (tanh or relu),
+ * torch.nn.LSTM and torch.nn.GRU for one layer and one direction, batch_first, with their
+ * weight layouts and gate orders: w_ih [G*H, I], w_hh [G*H, H], b_ih and b_hh [G*H], with
+ * G = 1 (RNN), 4 (LSTM: gates i, f, g, o) or 3 (GRU: r, z, n, where
+ * n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), PyTorch's and Keras's reset_after form).
+ * x is [B, T, I]. Optional (NULL): biases (zero), h0 and c0 [B, H] (zero; c0 LSTM only),
+ * mask [B, T] f32 (Keras masks: at a step whose mask is 0 the state is carried over
+ * unchanged and the output is 0). reverse runs the steps from T-1 down to 0 (torch's
+ * reverse direction): y[:, t] is still the output for input step t, unless
+ * reverse_outputs, which stores y[:, s] for the s-th step processed (Keras's go_backwards
+ * order). The result holds views of the node: y [B, T, H] (all outputs), h [B, H] (the
+ * final state) and c [B, H] (LSTM's final cell; NULL otherwise); all three are
+ * differentiable, to every input but the mask. On error all three are NULL. */
+typedef enum zen_rnn_mode { ZEN_RNN_TANH = 0, ZEN_RNN_RELU, ZEN_RNN_LSTM, ZEN_RNN_GRU } zen_rnn_mode;
+typedef struct zen_rnn_opts {
+    zen_rnn_mode mode;
+    zen_tensor *b_ih, *b_hh, *h0, *c0, *mask;
+    bool reverse, reverse_outputs;
+} zen_rnn_opts;
+typedef struct zen_rnn_out {
+    zen_tensor *y, *h, *c;
+} zen_rnn_out;
+ZEN_API zen_rnn_out zen_rnn(zen_ctx *ctx, zen_tensor *x, zen_tensor *w_ih, zen_tensor *w_hh, const zen_rnn_opts *opts);
+
 /* ---------------------------------------------------------------------------------------
  * 4. Graphs
  * ------------------------------------------------------------------------------------- */
