@@ -289,7 +289,10 @@ ZEN_API zen_tensor *zen_huber_loss(zen_ctx *ctx, zen_tensor *pred, zen_tensor *t
  * reverse_outputs, which stores y[:, s] for the s-th step processed (Keras's go_backwards
  * order). The result holds views of the node: y [B, T, H] (all outputs), h [B, H] (the
  * final state) and c [B, H] (LSTM's final cell; NULL otherwise); all three are
- * differentiable, to every input but the mask. On error all three are NULL. */
+ * differentiable, to every input but the mask. On error all three are NULL.
+ * w_ih may be NULL: x then holds the input projections x·W_ihᵀ [B, T, G*H] already. When x
+ * is a zen_embedding lookup into a table with fewer rows than B*T, zen_rnn projects the
+ * table instead (the same values, a fraction of the work in both passes). */
 typedef enum zen_rnn_mode { ZEN_RNN_TANH = 0, ZEN_RNN_RELU, ZEN_RNN_LSTM, ZEN_RNN_GRU } zen_rnn_mode;
 typedef struct zen_rnn_opts {
     zen_rnn_mode mode;

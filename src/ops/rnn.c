@@ -15,7 +15,9 @@
  * zen_rnn returns views of it (y, hn, cn); the rest is what the backward pass reads, so the
  * forward's buffer is the saved state and nothing is recomputed.
  *
- * Forward: one GEMM projects the inputs of all steps (X·W_ihᵀ into act); then per step a
+ * Forward: one GEMM projects the inputs of all steps (X·W_ihᵀ into act; when x is an
+ * embedding lookup, the table is projected instead and the projections looked up, see
+ * zen_rnn); then per step a
  * GEMM adds h·W_hhᵀ (into the step's act rows in place; GRU into scratch because r
  * multiplies the n part) and a fused vectorized kernel applies the gates and writes the
  * state, the output and the saved activations.
@@ -86,12 +88,18 @@ static rnn_layout layout_node(const zen_tensor *R) {
 
 /* ---- gate kernels: one batch row of one step ---- */
 
+/* A masked step: the state (hp -> hd) carried over, the output 0. */
+static void carry_row(const float *restrict hp, float *restrict hd, float *restrict y, int64_t H) {
+    memcpy(hd, hp, (size_t)H * sizeof(float));
+    memset(y, 0, (size_t)H * sizeof(float));
+}
+
 /* LSTM. a: the row's pre-activations (x and h projections, no bias), overwritten with
  * i, f, g, o. cp: cell entering; tc: tanh(c) leaving (saved). Writes the new state to
- * hd, cd and the output to y (m = 0: state carried, output 0). */
-ZEN_TARGET_CLONES static void lstm_row(float *restrict a, const float *restrict bias, const float *restrict hp,
-                                       const float *restrict cp, float *restrict tc, float *restrict hd,
-                                       float *restrict cd, float *restrict y, int64_t H, bool m) {
+ * hd, cd and the output to y. */
+ZEN_TARGET_CLONES static void lstm_row(float *restrict a, const float *restrict bias, const float *restrict cp,
+                                       float *restrict tc, float *restrict hd, float *restrict cd,
+                                       float *restrict y, int64_t H) {
     float *ai = a, *af = a + H, *ag = a + 2 * H, *ao = a + 3 * H;
 #pragma omp simd
     for (int64_t j = 0; j < H; j++) {
@@ -104,9 +112,9 @@ ZEN_TARGET_CLONES static void lstm_row(float *restrict a, const float *restrict 
         ai[j] = i, af[j] = f, ag[j] = g, ao[j] = o;
         tc[j] = t;
         float h = o * t;
-        hd[j] = m ? h : hp[j];
-        cd[j] = m ? c : cp[j];
-        y[j] = m ? h : 0.0f;
+        hd[j] = h;
+        cd[j] = c;
+        y[j] = h;
     }
 }
 
@@ -114,7 +122,7 @@ ZEN_TARGET_CLONES static void lstm_row(float *restrict a, const float *restrict 
  * hnb: W_hn h + b_hn (saved). */
 ZEN_TARGET_CLONES static void gru_row(float *restrict a, const float *restrict hh, const float *restrict bx,
                                       const float *restrict bh, const float *restrict hp, float *restrict hnb,
-                                      float *restrict hd, float *restrict y, int64_t H, bool m) {
+                                      float *restrict hd, float *restrict y, int64_t H) {
     float *ar = a, *az = a + H, *an = a + 2 * H;
 #pragma omp simd
     for (int64_t j = 0; j < H; j++) {
@@ -125,21 +133,23 @@ ZEN_TARGET_CLONES static void gru_row(float *restrict a, const float *restrict h
         float h = (1.0f - z) * n + z * hp[j];
         ar[j] = r, az[j] = z, an[j] = n;
         hnb[j] = hb;
-        hd[j] = m ? h : hp[j];
-        y[j] = m ? h : 0.0f;
+        hd[j] = h;
+        y[j] = h;
     }
 }
 
 /* Simple RNN, tanh or relu. a: pre-activation (no bias), overwritten with the new h. */
-ZEN_TARGET_CLONES static void rnn_row(float *restrict a, const float *restrict bias, const float *restrict hp,
-                                      float *restrict hd, float *restrict y, int64_t H, bool m, bool relu) {
+ZEN_TARGET_CLONES static void rnn_row(float *restrict a, const float *restrict bias, float *restrict hd,
+                                      float *restrict y, int64_t H, bool relu) {
+    if (relu) {
 #pragma omp simd
-    for (int64_t j = 0; j < H; j++) {
-        float p = a[j] + bias[j];
-        float h = relu ? (p > 0.0f ? p : 0.0f) : zen_vm_tanh(p);
-        a[j] = h;
-        hd[j] = m ? h : hp[j];
-        y[j] = m ? h : 0.0f;
+        for (int64_t j = 0; j < H; j++) {
+            float p = a[j] + bias[j];
+            a[j] = hd[j] = y[j] = p > 0.0f ? p : 0.0f;
+        }
+    } else {
+#pragma omp simd
+        for (int64_t j = 0; j < H; j++) a[j] = hd[j] = y[j] = zen_vm_tanh(a[j] + bias[j]);
     }
 }
 
@@ -156,7 +166,7 @@ static void rnn_forward(zen_tensor *out, zen_exec *ex) {
     const int mode = (int)out->ip[IP_MODE];
     const int flags = (int)out->ip[IP_FLAGS];
     const bool reverse = flags & RNN_REVERSE, out_rev = flags & RNN_OUT_REVERSED, has_mask = flags & RNN_HAS_MASK;
-    const float *x = out->src[0]->data, *wih = out->src[1]->data, *whh = out->src[2]->data;
+    const float *x = out->src[0]->data, *wih = out->src[1] ? out->src[1]->data : NULL, *whh = out->src[2]->data;
     const float *aux = out->src[3] ? out->src[3]->data : NULL;
     float *R = out->data;
     const int64_t B = L.B, T = L.T, H = L.H, GH = L.GH;
@@ -179,8 +189,11 @@ static void rnn_forward(zen_tensor *out, zen_exec *ex) {
         for (int64_t i = 0; i < pad16(L.N); i++) mask[i] = 1.0f;
     }
     float *act = R + L.act, *hprev = R + L.hprev, *cprev = R + L.cprev;
-    /* the input projections of every step at once */
-    zen__sgemm(false, true, L.N, GH, L.I, 1.0f, x, L.I, wih, L.I, 0.0f, act, GH);
+    /* the input projections of every step at once (or given: x holds them) */
+    if (wih)
+        zen__sgemm(false, true, L.N, GH, L.I, 1.0f, x, L.I, wih, L.I, 0.0f, act, GH);
+    else
+        memcpy(act, x, (size_t)(L.N * GH) * sizeof(float));
 
     const int64_t t0 = reverse ? T - 1 : 0;
     const float *h0 = out->ip[IP_H0] >= 0 ? aux + out->ip[IP_H0] : NULL;
@@ -209,13 +222,16 @@ static void rnn_forward(zen_tensor *out, zen_exec *ex) {
             const float *hp = hprev + row * H;
             float *hd = tn >= 0 ? hprev + (b * T + tn) * H : R + L.hn + b * H;
             float *y = R + L.y + (b * T + ty) * H;
-            if (mode == ZEN_RNN_LSTM) {
-                float *cd = tn >= 0 ? cprev + (b * T + tn) * H : R + L.cn + b * H;
-                lstm_row(a, bsum, hp, cprev + row * H, R + L.tanhc + row * H, hd, cd, y, H, m);
+            float *cd = mode != ZEN_RNN_LSTM ? NULL : tn >= 0 ? cprev + (b * T + tn) * H : R + L.cn + b * H;
+            if (!m) {
+                carry_row(hp, hd, y, H);
+                if (cd) memcpy(cd, cprev + row * H, (size_t)H * sizeof(float));
+            } else if (mode == ZEN_RNN_LSTM) {
+                lstm_row(a, bsum, cprev + row * H, R + L.tanhc + row * H, hd, cd, y, H);
             } else if (mode == ZEN_RNN_GRU) {
-                gru_row(a, hh + b * GH, bx, bh, hp, R + L.hnb + row * H, hd, y, H, m);
+                gru_row(a, hh + b * GH, bx, bh, hp, R + L.hnb + row * H, hd, y, H);
             } else {
-                rnn_row(a, bsum, hp, hd, y, H, m, mode == ZEN_RNN_RELU);
+                rnn_row(a, bsum, hd, y, H, mode == ZEN_RNN_RELU);
             }
         }
     }
@@ -412,9 +428,11 @@ static void rnn_backward(zen_ctx *ctx, zen_tensor *R) {
     if (!D) return;
     zen_tensor *dgx = rnn_view(ctx, D, -1, 2, (int64_t[]){L.N, L.GH}, L.dgx);
     zen_tensor *dgh = rnn_view(ctx, D, -1, 2, (int64_t[]){L.N, L.GH}, L.dgh);
-    if (zen__needs_grad(x))
+    if (!wih) /* x held the input projections */
+        zen__accum_grad(ctx, x, zen_reshape(ctx, dgx, 3, x->shape));
+    else if (zen__needs_grad(x))
         zen__accum_grad(ctx, x, zen_reshape(ctx, zen_matmul(ctx, dgx, wih, false, false), 3, x->shape));
-    if (zen__needs_grad(wih))
+    if (wih && zen__needs_grad(wih))
         zen__accum_grad(ctx, wih, zen_matmul(ctx, dgx, zen_reshape(ctx, x, 2, (int64_t[]){L.N, L.I}), true, false));
     if (zen__needs_grad(whh)) {
         zen_tensor *hp = rnn_view(ctx, R, -1, 2, (int64_t[]){L.N, L.H}, L.hprev);
@@ -456,8 +474,8 @@ static bool check_shape(zen_ctx *ctx, const char *what, const zen_tensor *t, int
 zen_rnn_out zen_rnn(zen_ctx *ctx, zen_tensor *x, zen_tensor *w_ih, zen_tensor *w_hh, const zen_rnn_opts *opts) {
     zen_rnn_out res = {0};
     zen_rnn_opts o = opts ? *opts : (zen_rnn_opts){0};
-    if (!x || !w_ih || !w_hh) {
-        if (!zen_ctx_error(ctx)) zen__fail(ctx, "zen_rnn: x, w_ih and w_hh are required");
+    if (!x || !w_hh) {
+        if (!zen_ctx_error(ctx)) zen__fail(ctx, "zen_rnn: x and w_hh are required");
         return res;
     }
     if (o.mode != ZEN_RNN_TANH && o.mode != ZEN_RNN_RELU && o.mode != ZEN_RNN_LSTM && o.mode != ZEN_RNN_GRU) {
@@ -473,14 +491,25 @@ zen_rnn_out zen_rnn(zen_ctx *ctx, zen_tensor *x, zen_tensor *w_ih, zen_tensor *w
     }
     const int G = gates_of(o.mode);
     const int64_t B = x->shape[0], T = x->shape[1], I = x->shape[2];
-    if (!zen__check_f32(ctx, "zen_rnn", "w_ih", w_ih)) return res;
-    if (w_ih->ndim != 2 || w_ih->shape[0] < G || w_ih->shape[0] % G) {
-        zen__fail(ctx, "zen_rnn: w_ih must be [%d*hidden, %lld] for %s, got %s", G, (long long)I, mode_name(o.mode),
-                  zen_shape_str(w_ih, buf, sizeof buf));
+    /* w_ih NULL: x holds the input projections [B, T, G*H]; w_hh gives H */
+    const zen_tensor *wg = w_ih ? w_ih : w_hh;
+    if (!zen__check_f32(ctx, "zen_rnn", w_ih ? "w_ih" : "w_hh", wg)) return res;
+    if (wg->ndim != 2 || wg->shape[0] < G || wg->shape[0] % G) {
+        if (w_ih)
+            zen__fail(ctx, "zen_rnn: w_ih must be [%d*hidden, %lld] for %s, got %s", G, (long long)I, mode_name(o.mode),
+                      zen_shape_str(w_ih, buf, sizeof buf));
+        else
+            zen__fail(ctx, "zen_rnn: w_hh must be [%d*hidden, hidden] for %s, got %s", G, mode_name(o.mode),
+                      zen_shape_str(w_hh, buf, sizeof buf));
         return res;
     }
-    const int64_t H = w_ih->shape[0] / G, GH = G * H;
-    if (!check_shape(ctx, "w_ih", w_ih, 2, (int64_t[]){GH, I})) return res;
+    const int64_t H = wg->shape[0] / G, GH = G * H;
+    if (w_ih && !check_shape(ctx, "w_ih", w_ih, 2, (int64_t[]){GH, I})) return res;
+    if (!w_ih && I != GH) {
+        zen__fail(ctx, "zen_rnn: without w_ih, x holds the input projections and must be [%lld, %lld, %lld], got %s",
+                  (long long)B, (long long)T, (long long)GH, zen_shape_str(x, buf, sizeof buf));
+        return res;
+    }
     if (!check_shape(ctx, "w_hh", w_hh, 2, (int64_t[]){GH, H})) return res;
     if (o.b_ih && !check_shape(ctx, "b_ih", o.b_ih, 1, (int64_t[]){GH})) return res;
     if (o.b_hh && !check_shape(ctx, "b_hh", o.b_hh, 1, (int64_t[]){GH})) return res;
@@ -507,12 +536,19 @@ zen_rnn_out zen_rnn(zen_ctx *ctx, zen_tensor *x, zen_tensor *w_ih, zen_tensor *w
     }
     zen_tensor *aux = np ? zen_concat(ctx, np, parts, 0) : NULL;
     if (np && !aux) return res;
+    /* Embedding lookups into a table of fewer rows than there are steps: project the
+     * table once and look the projections up (V*I*G*H multiply-adds instead of B*T*I*G*H,
+     * and the same saving in the backward pass, which scatters dG into the table's rows). */
+    if (w_ih && x->op == ZEN_OP_EMBEDDING && x->src[0]->shape[0] < B * T) {
+        x = zen_embedding(ctx, zen_matmul(ctx, x->src[0], w_ih, false, true), x->src[1]);
+        w_ih = NULL;
+    }
     x = zen__dense(ctx, x);
-    w_ih = zen__dense(ctx, w_ih);
+    if (w_ih) w_ih = zen__dense(ctx, w_ih);
     w_hh = zen__dense(ctx, w_hh);
-    if (!x || !w_ih || !w_hh) return res;
+    if (!x || !w_hh) return res;
 
-    rnn_layout L = layout_of(o.mode, B, T, I, H, at);
+    rnn_layout L = layout_of(o.mode, B, T, x->shape[2], H, at);
     zen_tensor *R = zen__node(ctx, ZEN_OP_RNN, ZEN_F32, 1, (int64_t[]){L.total}, x, w_ih, w_hh, aux);
     if (!R) return res;
     R->ip[IP_MODE] = o.mode;

@@ -189,6 +189,62 @@ TEST(test_large_threads) {
     free(g1);
 }
 
+/* An LSTM over an embedding lookup (rewritten to project the table: w_ih NULL inside) gives
+ * the outputs and gradients of the plain path (the lookup hidden behind a scale by 1). */
+TEST(test_embedding_projection) {
+    const int64_t V = 7, B = 4, T = 9, I = 6, H = 5, G = 4 * H;
+    float *ref[5] = {0};
+    for (int pass = 0; pass < 2; pass++) {
+        zen_ctx *ctx = zen_ctx_new();
+        zen_rng rng;
+        zen_rng_seed(&rng, 5);
+        zen_tensor *emb = zen_param(ctx, ZEN_F32, 2, (int64_t[]){V, I});
+        zen_tensor *wi = zen_param(ctx, ZEN_F32, 2, (int64_t[]){G, I});
+        zen_tensor *wh = zen_param(ctx, ZEN_F32, 2, (int64_t[]){G, H});
+        zen_tensor *bi = zen_param(ctx, ZEN_F32, 1, (int64_t[]){G});
+        zen_tensor *ids = zen_input(ctx, ZEN_I32, 2, (int64_t[]){B, T});
+        zen_tensor *mask = zen_input(ctx, ZEN_F32, 2, (int64_t[]){B, T});
+        zen_rng_fill_uniform(&rng, emb, -1, 1);
+        zen_rng_fill_uniform(&rng, wi, -0.5f, 0.5f);
+        zen_rng_fill_uniform(&rng, wh, -0.5f, 0.5f);
+        zen_rng_fill_uniform(&rng, bi, -0.5f, 0.5f);
+        for (int64_t i = 0; i < B * T; i++) {
+            ((int32_t *)ids->data)[i] = (int32_t)((i * 5 + 3) % V);
+            ((float *)mask->data)[i] = i % 7 != 4;
+        }
+        zen_tensor *x = zen_embedding(ctx, emb, ids);
+        if (pass == 0) x = zen_scale(ctx, x, 1.0f);
+        zen_rnn_out r = zen_rnn(ctx, x, wi, wh,
+                                &(zen_rnn_opts){.mode = ZEN_RNN_LSTM, .b_ih = bi, .mask = mask, .reverse = true});
+        CHECK_OK(ctx, r.y);
+        CHECK(pass == 0 || r.y->src[0]->src[1] == NULL); /* the projected path was taken */
+        zen_tensor *w = zen_const(ctx, ZEN_F32, 3, (int64_t[]){B, T, H});
+        zen_rng_fill_uniform(&rng, w, -1, 1);
+        zen_tensor *loss = zen_add(ctx, zen_sum(ctx, zen_mul(ctx, r.y, w), 0, NULL, false),
+                                   zen_sum(ctx, zen_mul(ctx, r.c, r.c), 0, NULL, false));
+        zen_graph *g = zen_graph_new(ctx);
+        CHECK(zen_graph_backward(g, loss) == 0 && zen_graph_plan(g) == 0 && zen_graph_compute(g) == 0);
+        zen_tensor *outs[5] = {r.y, emb->grad, wi->grad, wh->grad, bi->grad};
+        for (int k = 0; k < 5; k++) {
+            int64_t n = zen_numel(outs[k]);
+            if (pass == 0) {
+                ref[k] = malloc((size_t)n * sizeof(float));
+                memcpy(ref[k], outs[k]->data, (size_t)n * sizeof(float));
+            } else {
+                double worst = 0;
+                for (int64_t i = 0; i < n; i++)
+                    worst = fmax(worst, fabs(ref[k][i] - ((float *)outs[k]->data)[i]) / (1 + fabs(ref[k][i])));
+                if (worst > 1e-5) fprintf(stderr, "  output %d differs by %g\n", k, worst);
+                CHECK(worst <= 1e-5);
+                free(ref[k]);
+            }
+        }
+        if (pass == 1) CHECK(gradcheck(ctx, r.y, 3, (zen_tensor *[]){emb, wi, wh}, 1e-2, 1) == 0);
+        zen_graph_free(g);
+        zen_ctx_free(ctx);
+    }
+}
+
 static void expect_error(zen_ctx *ctx, zen_rnn_out r, const char *needle) {
     CHECK(r.y == NULL && r.h == NULL && r.c == NULL);
     const char *e = zen_ctx_error(ctx);
@@ -223,13 +279,14 @@ TEST(test_errors) {
     zen_tensor *c0 = zen_param(ctx, ZEN_F32, 2, (int64_t[]){2, 5});
     expect_error(ctx, zen_rnn(ctx, x, w1, w1h, &(zen_rnn_opts){.mode = ZEN_RNN_TANH, .c0 = c0}), "c0 is only for LSTM");
     expect_error(ctx, zen_rnn(ctx, x, w1, w1h, &(zen_rnn_opts){.mode = (zen_rnn_mode)9}), "mode 9 is not one of");
-    expect_error(ctx, zen_rnn(ctx, x, NULL, wh, &lstm), "x, w_ih and w_hh are required");
+    expect_error(ctx, zen_rnn(ctx, x, wi, NULL, &lstm), "x and w_hh are required");
+    expect_error(ctx, zen_rnn(ctx, x, NULL, wh, &lstm), "without w_ih, x holds the input projections and must be [2, 3, 20], got [2, 3, 4]");
     zen_ctx_free(ctx);
 }
 
 int main(void) {
     f = fx_open("rnn.safetensors");
-    int rc = RUN_TESTS(test_fixtures, test_reverse_outputs, test_large_threads, test_errors);
+    int rc = RUN_TESTS(test_fixtures, test_reverse_outputs, test_large_threads, test_embedding_projection, test_errors);
     fx_close(f);
     return rc;
 }
