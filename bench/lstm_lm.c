@@ -10,10 +10,12 @@
  * The token batches are random ids (8 fixed batches, cycled); what is timed is one step:
  * graph compute (forward, backward) and the optimizer's update of the 7 parameters.
  * Prints RESULT lstm_lm threads=T median_ms=<ms per step> ... tokens_per_s=<B*T / step>
+ * cpu_ms=<CPU time per step, all threads> loss=<last loss> peak_mb=<graph memory>
  * (names prefixed zen.<env>. when $ZEN_BENCH_ENV is set). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench.h"
 #include "zen.h"
@@ -28,6 +30,14 @@ typedef struct {
     int32_t *data; /* NBATCH batches of B*(T+1) ids */
     int step;
 } lm;
+
+/* CPU seconds of this process (all threads): on a busy machine, cpu_ms per step at one
+ * thread shows the work without the waits for a core. */
+static double cpu_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
 
 static void die(zen_ctx *ctx, const char *what) {
     fprintf(stderr, "bench_lstm_lm: %s: %s\n", what, zen_ctx_error(ctx) ? zen_ctx_error(ctx) : "failed");
@@ -81,10 +91,14 @@ int main(int argc, char **argv) {
         s.opt = zen_optimizer_new(ctx, "Adam", NULL);
         s.data = malloc((size_t)NBATCH * B * (T + 1) * sizeof *s.data);
         for (int i = 0; i < NBATCH * B * (T + 1); i++) s.data[i] = (int32_t)(zen_rng_uniform(&rng) * V) % V;
+        double c0 = cpu_now();
+        int s0 = s.step;
         bench_stats st = bench_time(train_step, &s, 3, 20, 2.0);
+        double cpu_ms = (cpu_now() - c0) * 1e3 / (s.step - s0);
         train_step(&s);
-        bench_result_kv(name, threads[k], st, "tokens_per_s=%.0f loss=%.4f peak_mb=%.1f", B * T / (st.median_ms * 1e-3),
-                        *(float *)loss->data, zen_graph_peak_bytes(s.g) / 1048576.0);
+        bench_result_kv(name, threads[k], st, "tokens_per_s=%.0f cpu_ms=%.2f loss=%.4f peak_mb=%.1f",
+                        B * T / (st.median_ms * 1e-3), cpu_ms, *(float *)loss->data,
+                        zen_graph_peak_bytes(s.g) / 1048576.0);
         free(s.data);
         zen_optimizer_free(s.opt);
         zen_graph_free(s.g);

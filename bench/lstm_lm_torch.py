@@ -8,8 +8,10 @@
     batch 32; backward; torch.optim.Adam step (zero_grad(set_to_none=True) first)
 
 Random token batches (8 fixed, cycled), as zen's. Prints
-RESULT torch.<env>.lstm_lm threads=T median_ms=<ms per step> ... tokens_per_s=..
+RESULT torch.<env>.lstm_lm threads=T median_ms=<ms per step> ... tokens_per_s=.. cpu_ms=<CPU per step>
 """
+import time
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -54,9 +56,11 @@ def main():
             opt.step()
             state["loss"] = loss.item()
 
+        c0, n0 = time.process_time(), state["step"]
         med, mn, reps = timer.time(step)
+        cpu_ms = (time.process_time() - c0) * 1e3 / (state["step"] - n0)
         timer.result("lstm_lm", threads, (med, mn, reps), tokens_per_s=f"{B * T / (med * 1e-3):.0f}",
-                     loss=f"{state['loss']:.4f}")
+                     cpu_ms=f"{cpu_ms:.2f}", loss=f"{state['loss']:.4f}")
 
 
 if __name__ == "__main__":

@@ -88,10 +88,13 @@ static rnn_layout layout_node(const zen_tensor *R) {
 
 /* ---- gate kernels: one batch row of one step ---- */
 
+/* The row kernels below work on n units starting at the given pointers; the gates of a
+ * unit are H apart (a[j], a[H + j], ...), so a thread can take a slice of the units. */
+
 /* A masked step: the state (hp -> hd) carried over, the output 0. */
-static void carry_row(const float *restrict hp, float *restrict hd, float *restrict y, int64_t H) {
-    memcpy(hd, hp, (size_t)H * sizeof(float));
-    memset(y, 0, (size_t)H * sizeof(float));
+static void carry_row(const float *restrict hp, float *restrict hd, float *restrict y, int64_t n) {
+    memcpy(hd, hp, (size_t)n * sizeof(float));
+    memset(y, 0, (size_t)n * sizeof(float));
 }
 
 /* LSTM. a: the row's pre-activations (x and h projections, no bias), overwritten with
@@ -99,10 +102,10 @@ static void carry_row(const float *restrict hp, float *restrict hd, float *restr
  * hd, cd and the output to y. */
 ZEN_TARGET_CLONES static void lstm_row(float *restrict a, const float *restrict bias, const float *restrict cp,
                                        float *restrict tc, float *restrict hd, float *restrict cd,
-                                       float *restrict y, int64_t H) {
+                                       float *restrict y, int64_t H, int64_t n) {
     float *ai = a, *af = a + H, *ag = a + 2 * H, *ao = a + 3 * H;
 #pragma omp simd
-    for (int64_t j = 0; j < H; j++) {
+    for (int64_t j = 0; j < n; j++) {
         float i = zen_vm_sigmoid(ai[j] + bias[j]);
         float f = zen_vm_sigmoid(af[j] + bias[H + j]);
         float g = zen_vm_tanh(ag[j] + bias[2 * H + j]);
@@ -122,16 +125,16 @@ ZEN_TARGET_CLONES static void lstm_row(float *restrict a, const float *restrict 
  * hnb: W_hn h + b_hn (saved). */
 ZEN_TARGET_CLONES static void gru_row(float *restrict a, const float *restrict hh, const float *restrict bx,
                                       const float *restrict bh, const float *restrict hp, float *restrict hnb,
-                                      float *restrict hd, float *restrict y, int64_t H) {
+                                      float *restrict hd, float *restrict y, int64_t H, int64_t n) {
     float *ar = a, *az = a + H, *an = a + 2 * H;
 #pragma omp simd
-    for (int64_t j = 0; j < H; j++) {
+    for (int64_t j = 0; j < n; j++) {
         float r = zen_vm_sigmoid(ar[j] + bx[j] + hh[j] + bh[j]);
         float z = zen_vm_sigmoid(az[j] + bx[H + j] + hh[H + j] + bh[H + j]);
         float hb = hh[2 * H + j] + bh[2 * H + j];
-        float n = zen_vm_tanh(an[j] + bx[2 * H + j] + r * hb);
-        float h = (1.0f - z) * n + z * hp[j];
-        ar[j] = r, az[j] = z, an[j] = n;
+        float ng = zen_vm_tanh(an[j] + bx[2 * H + j] + r * hb);
+        float h = (1.0f - z) * ng + z * hp[j];
+        ar[j] = r, az[j] = z, an[j] = ng;
         hnb[j] = hb;
         hd[j] = h;
         y[j] = h;
@@ -140,17 +143,38 @@ ZEN_TARGET_CLONES static void gru_row(float *restrict a, const float *restrict h
 
 /* Simple RNN, tanh or relu. a: pre-activation (no bias), overwritten with the new h. */
 ZEN_TARGET_CLONES static void rnn_row(float *restrict a, const float *restrict bias, float *restrict hd,
-                                      float *restrict y, int64_t H, bool relu) {
+                                      float *restrict y, int64_t n, bool relu) {
     if (relu) {
 #pragma omp simd
-        for (int64_t j = 0; j < H; j++) {
+        for (int64_t j = 0; j < n; j++) {
             float p = a[j] + bias[j];
             a[j] = hd[j] = y[j] = p > 0.0f ? p : 0.0f;
         }
     } else {
 #pragma omp simd
-        for (int64_t j = 0; j < H; j++) a[j] = hd[j] = y[j] = zen_vm_tanh(a[j] + bias[j]);
+        for (int64_t j = 0; j < n; j++) a[j] = hd[j] = y[j] = zen_vm_tanh(a[j] + bias[j]);
     }
+}
+
+/* ---- threading of the step loops ----
+ *
+ * Both passes run all steps inside one parallel region. Each thread owns a slice of the
+ * hidden units (a multiple of 16) and, per step, computes the recurrent product only for
+ * its units' gate columns (its own sequential GEMMs) and then their gate kernels: one
+ * barrier per step, no fork/join, and no GEMM split by the BLAS into pieces too small to
+ * pay for their packing. */
+
+/* Threads for the step loops: all of them when a step's product is big enough. */
+static int step_threads(const zen_exec *ex, int64_t B, int64_t GH, int64_t H) {
+    return B * GH * H >= 262144 && H >= 32 ? ex->nthreads : 1;
+}
+
+/* This thread's units [j0, j1) of H (empty for surplus threads). */
+static void unit_range(int64_t H, int64_t *j0, int64_t *j1) {
+    int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
+    int64_t per = ((H + nt - 1) / nt + 15) & ~(int64_t)15;
+    *j0 = id * per < H ? id * per : H;
+    *j1 = *j0 + per < H ? *j0 + per : H;
 }
 
 /* ---- forward ---- */
@@ -204,35 +228,50 @@ static void rnn_forward(zen_tensor *out, zen_exec *ex) {
             if (mode == ZEN_RNN_LSTM) cprev[(b * T + t0) * H + j] = c0 ? c0[b * H + j] : 0.0f;
         }
 
-    const int nth = zen__threads_for(ex, B * GH * 4);
-    for (int64_t s = 0; s < T; s++) {
-        const int64_t t = reverse ? T - 1 - s : s;
-        const int64_t tn = s + 1 < T ? (reverse ? t - 1 : t + 1) : -1;
-        const int64_t ty = out_rev ? s : t;
-        const float *hp0 = hprev + t * H;
-        if (mode == ZEN_RNN_GRU)
-            zen__sgemm(false, true, B, GH, H, 1.0f, hp0, T * H, whh, H, 0.0f, hh, GH);
-        else
-            zen__sgemm(false, true, B, GH, H, 1.0f, hp0, T * H, whh, H, 1.0f, act + t * GH, T * GH);
-#pragma omp parallel for num_threads(nth) if (nth > 1) schedule(static)
-        for (int64_t b = 0; b < B; b++) {
-            const int64_t row = b * T + t;
-            const bool m = mask[row] != 0.0f;
-            float *a = act + row * GH;
-            const float *hp = hprev + row * H;
-            float *hd = tn >= 0 ? hprev + (b * T + tn) * H : R + L.hn + b * H;
-            float *y = R + L.y + (b * T + ty) * H;
-            float *cd = mode != ZEN_RNN_LSTM ? NULL : tn >= 0 ? cprev + (b * T + tn) * H : R + L.cn + b * H;
-            if (!m) {
-                carry_row(hp, hd, y, H);
-                if (cd) memcpy(cd, cprev + row * H, (size_t)H * sizeof(float));
-            } else if (mode == ZEN_RNN_LSTM) {
-                lstm_row(a, bsum, cprev + row * H, R + L.tanhc + row * H, hd, cd, y, H);
-            } else if (mode == ZEN_RNN_GRU) {
-                gru_row(a, hh + b * GH, bx, bh, hp, R + L.hnb + row * H, hd, y, H);
-            } else {
-                rnn_row(a, bsum, hd, y, H, mode == ZEN_RNN_RELU);
+    const int nth = step_threads(ex, B, GH, H);
+#pragma omp parallel num_threads(nth) if (nth > 1)
+    {
+        int64_t j0, j1;
+        unit_range(H, &j0, &j1);
+        const int64_t n = j1 - j0;
+        const bool whole = n == H;
+        for (int64_t s = 0; s < T; s++) {
+            const int64_t t = reverse ? T - 1 - s : s;
+            const int64_t tn = s + 1 < T ? (reverse ? t - 1 : t + 1) : -1;
+            const int64_t ty = out_rev ? s : t;
+            const float *hp0 = hprev + t * H;
+            /* h·W_hhᵀ for this thread's units: GRU into hh (r multiplies its n part), the
+             * others added to the step's input projections in place */
+            float *dst = mode == ZEN_RNN_GRU ? hh : act + t * GH;
+            const int64_t ldc = mode == ZEN_RNN_GRU ? GH : T * GH;
+            const float beta = mode == ZEN_RNN_GRU ? 0.0f : 1.0f;
+            if (whole) {
+                zen__sgemm(false, true, B, GH, H, 1.0f, hp0, T * H, whh, H, beta, dst, ldc);
+            } else if (n > 0) {
+                for (int64_t g = 0; g < L.G; g++)
+                    zen__sgemm(false, true, B, n, H, 1.0f, hp0, T * H, whh + (g * H + j0) * H, H, beta, dst + g * H + j0,
+                               ldc);
             }
+            for (int64_t b = 0; b < B && n > 0; b++) {
+                const int64_t row = b * T + t;
+                float *a = act + row * GH + j0;
+                const float *hp = hprev + row * H + j0;
+                float *hd = (tn >= 0 ? hprev + (b * T + tn) * H : R + L.hn + b * H) + j0;
+                float *y = R + L.y + (b * T + ty) * H + j0;
+                float *cd = mode != ZEN_RNN_LSTM ? NULL : (tn >= 0 ? cprev + (b * T + tn) * H : R + L.cn + b * H) + j0;
+                if (mask[row] == 0.0f) {
+                    carry_row(hp, hd, y, n);
+                    if (cd) memcpy(cd, cprev + row * H + j0, (size_t)n * sizeof(float));
+                } else if (mode == ZEN_RNN_LSTM) {
+                    lstm_row(a, bsum + j0, cprev + row * H + j0, R + L.tanhc + row * H + j0, hd, cd, y, H, n);
+                } else if (mode == ZEN_RNN_GRU) {
+                    gru_row(a, hh + b * GH + j0, bx + j0, bh + j0, hp, R + L.hnb + row * H + j0, hd, y, H, n);
+                } else {
+                    rnn_row(a, bsum + j0, hd, y, n, mode == ZEN_RNN_RELU);
+                }
+            }
+            /* the next step's product reads every unit of the new state */
+#pragma omp barrier
         }
     }
 }
@@ -243,10 +282,10 @@ static void rnn_forward(zen_tensor *out, zen_exec *ex) {
  * cell entering it). dg: dG row (i, f, g, o). */
 ZEN_TARGET_CLONES static void lstm_back_row(const float *restrict a, const float *restrict cp,
                                             const float *restrict tc, const float *restrict dh,
-                                            float *restrict dc, float *restrict dg, int64_t H) {
+                                            float *restrict dc, float *restrict dg, int64_t H, int64_t n) {
     const float *ai = a, *af = a + H, *ag = a + 2 * H, *ao = a + 3 * H;
 #pragma omp simd
-    for (int64_t j = 0; j < H; j++) {
+    for (int64_t j = 0; j < n; j++) {
         float i = ai[j], f = af[j], g = ag[j], o = ao[j], t = tc[j];
         float dct = dc[j] + dh[j] * o * (1.0f - t * t);
         dg[j] = dct * g * i * (1.0f - i);
@@ -261,13 +300,14 @@ ZEN_TARGET_CLONES static void lstm_back_row(const float *restrict a, const float
  * multiplies the h part); dn: dh_next's direct part dh*z. */
 ZEN_TARGET_CLONES static void gru_back_row(const float *restrict a, const float *restrict hnb,
                                            const float *restrict hp, const float *restrict dh,
-                                           float *restrict dgx, float *restrict dgh, float *restrict dnext, int64_t H) {
+                                           float *restrict dgx, float *restrict dgh, float *restrict dnext, int64_t H,
+                                           int64_t n) {
     const float *ar = a, *az = a + H, *an = a + 2 * H;
 #pragma omp simd
-    for (int64_t j = 0; j < H; j++) {
-        float r = ar[j], z = az[j], n = an[j], d = dh[j];
-        float dnp = d * (1.0f - z) * (1.0f - n * n);
-        float dzp = d * (hp[j] - n) * z * (1.0f - z);
+    for (int64_t j = 0; j < n; j++) {
+        float r = ar[j], z = az[j], ng = an[j], d = dh[j];
+        float dnp = d * (1.0f - z) * (1.0f - ng * ng);
+        float dzp = d * (hp[j] - ng) * z * (1.0f - z);
         float drp = dnp * hnb[j] * r * (1.0f - r);
         dgx[j] = drp, dgx[H + j] = dzp, dgx[2 * H + j] = dnp;
         dgh[j] = drp, dgh[H + j] = dzp, dgh[2 * H + j] = dnp * r;
@@ -276,9 +316,9 @@ ZEN_TARGET_CLONES static void gru_back_row(const float *restrict a, const float 
 }
 
 ZEN_TARGET_CLONES static void rnn_back_row(const float *restrict h, const float *restrict dh, float *restrict dg,
-                                           int64_t H, bool relu) {
+                                           int64_t n, bool relu) {
 #pragma omp simd
-    for (int64_t j = 0; j < H; j++) dg[j] = dh[j] * (relu ? (h[j] > 0.0f ? 1.0f : 0.0f) : 1.0f - h[j] * h[j]);
+    for (int64_t j = 0; j < n; j++) dg[j] = dh[j] * (relu ? (h[j] > 0.0f ? 1.0f : 0.0f) : 1.0f - h[j] * h[j]);
 }
 
 /* dh[j] += m * dy[j] */
@@ -322,38 +362,49 @@ static void rnn_back_forward(zen_tensor *out, zen_exec *ex) {
     }
     const float *mask = R + L.mask, *act = R + L.act, *hprev = R + L.hprev;
     float *dgx = D + L.dgx, *dgh = D + L.dgh;
-    const int nth = zen__threads_for(ex, B * GH * 4);
-
-    for (int64_t s = T - 1; s >= 0; s--) {
-        const int64_t t = reverse ? T - 1 - s : s;
-        const int64_t ty = out_rev ? s : t;
-#pragma omp parallel for num_threads(nth) if (nth > 1) schedule(static)
-        for (int64_t b = 0; b < B; b++) {
-            const int64_t row = b * T + t;
-            float *dhb = dh + b * H, *dnb = dn + b * H;
-            float *gx = dgx + row * GH, *gh = dgh + row * GH;
-            if (mask[row] == 0.0f) { /* the state went through unchanged; y was a constant 0 */
-                memcpy(dnb, dhb, (size_t)H * sizeof(float));
-                memset(gx, 0, (size_t)GH * sizeof(float));
-                if (gh != gx) memset(gh, 0, (size_t)GH * sizeof(float));
-                continue;
+    const int nth = step_threads(ex, B, GH, H);
+#pragma omp parallel num_threads(nth) if (nth > 1)
+    {
+        int64_t j0, j1;
+        unit_range(H, &j0, &j1);
+        const int64_t n = j1 - j0;
+        float *dh_ = dh, *dn_ = dn;
+        for (int64_t s = T - 1; s >= 0; s--) {
+            const int64_t t = reverse ? T - 1 - s : s;
+            const int64_t ty = out_rev ? s : t;
+            for (int64_t b = 0; b < B && n > 0; b++) {
+                const int64_t row = b * T + t;
+                float *dhb = dh_ + b * H + j0, *dnb = dn_ + b * H + j0;
+                float *gx = dgx + row * GH + j0, *gh = dgh + row * GH + j0;
+                if (mask[row] == 0.0f) { /* the state went through unchanged; y was a constant 0 */
+                    memcpy(dnb, dhb, (size_t)n * sizeof(float));
+                    for (int64_t g = 0; g < L.G; g++) {
+                        memset(gx + g * H, 0, (size_t)n * sizeof(float));
+                        if (gh != gx) memset(gh + g * H, 0, (size_t)n * sizeof(float));
+                    }
+                    continue;
+                }
+                if (dy) add_row(dhb, dy + (b * T + ty) * H + j0, n);
+                const float *a = act + row * GH + j0;
+                if (mode == ZEN_RNN_LSTM) {
+                    lstm_back_row(a, R + L.cprev + row * H + j0, R + L.tanhc + row * H + j0, dhb, dc + b * H + j0, gx, H, n);
+                    memset(dnb, 0, (size_t)n * sizeof(float));
+                } else if (mode == ZEN_RNN_GRU) {
+                    gru_back_row(a, R + L.hnb + row * H + j0, hprev + row * H + j0, dhb, gx, gh, dnb, H, n);
+                } else {
+                    rnn_back_row(a, dhb, gx, n, mode == ZEN_RNN_RELU);
+                    memset(dnb, 0, (size_t)n * sizeof(float));
+                }
             }
-            if (dy) add_row(dhb, dy + (b * T + ty) * H, H);
-            if (mode == ZEN_RNN_LSTM) {
-                lstm_back_row(act + row * GH, R + L.cprev + row * H, R + L.tanhc + row * H, dhb, dc + b * H, gx, H);
-                memset(dnb, 0, (size_t)H * sizeof(float));
-            } else if (mode == ZEN_RNN_GRU) {
-                gru_back_row(act + row * GH, R + L.hnb + row * H, hprev + row * H, dhb, gx, gh, dnb, H);
-            } else {
-                rnn_back_row(act + row * GH, dhb, gx, H, mode == ZEN_RNN_RELU);
-                memset(dnb, 0, (size_t)H * sizeof(float));
-            }
+            /* the product below reads every unit's dG of the step */
+#pragma omp barrier
+            /* dh entering the step, this thread's units: the direct part plus dG·W_hh */
+            if (n > 0) zen__sgemm(false, false, B, n, GH, 1.0f, dgh + t * GH, T * GH, whh + j0, H, 1.0f, dn_ + j0, H);
+            float *tmp = dh_;
+            dh_ = dn_, dn_ = tmp;
         }
-        /* dh entering the step: the direct part plus dG·W_hh */
-        zen__sgemm(false, false, B, H, GH, 1.0f, dgh + t * GH, T * GH, whh, H, 1.0f, dn, H);
-        float *tmp = dh;
-        dh = dn, dn = tmp;
     }
+    if (T % 2) dh = dn; /* where the last swap left the gradient of the initial state */
 
     if (Rn->ip[IP_AUXLEN] == 0) return;
     float *daux = D + L.daux;
