@@ -632,6 +632,27 @@ ZEN_API zen_layer *zen_model_layer(const zen_model *m, int i);
 ZEN_API int zen_layer_n_weights(const zen_layer *l);
 ZEN_API zen_tensor *zen_layer_weight(const zen_layer *l, int i, const char **name, bool *trainable);
 
+/* Sequences (Keras names and defaults; inputs [batch, steps, features]):
+ *   SimpleRNN, LSTM, GRU  units, activation (tanh; SimpleRNN also relu), recurrent_activation
+ *       (sigmoid), use_bias, return_sequences, return_state, go_backwards, kernel_initializer
+ *       (glorot_uniform), recurrent_initializer (orthogonal), bias_initializer (zeros),
+ *       unit_forget_bias (LSTM, true), reset_after (GRU: true only, PyTorch's formulation).
+ *       One fused zen_rnn node each. Weights in PyTorch's layout and names: weight_ih,
+ *       weight_hh, bias_ih, bias_hh (torch.nn.LSTM/GRU/RNN's *_l0 tensors). Keras's single
+ *       SimpleRNN/LSTM bias initialises bias_ih (bias_hh starts at 0). dropout,
+ *       recurrent_dropout, stateful are not supported (an error says so).
+ *       return_state (needs return_sequences false; a zen layer has one output): the output is
+ *       the state, packed: LSTM [h | c] (2*units; the first half is the usual output), GRU and
+ *       SimpleRNN h. A recurrent layer takes such a tensor as an optional second input, its
+ *       initial state: LSTM applied to {x, states}.
+ *   Bidirectional  {"layer": {"class_name": "LSTM", "config": {...}}, "merge_mode": "concat"
+ *       (default), "sum", "mul" or "ave"}: the layer forwards and a copy backwards (outputs
+ *       aligned with the input steps), weights weight_ih, ... then weight_ih_reverse, ....
+ *   Masking  mask_value (0.0): steps whose features all equal it are padding.
+ *   Embedding  mask_zero true: id 0 is padding.
+ * Masks flow through the model: recurrent layers carry the state over padded steps and
+ * output zeros there; with return_sequences they pass the mask on. */
+
 /* ---------------------------------------------------------------------------------------
  * 8. Training (Keras-style): optimizers, compile, fit, evaluate, predict, callbacks
  *
