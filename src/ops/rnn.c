@@ -40,7 +40,9 @@
 
 #include <omp.h>
 
-enum { RNN_REVERSE = 1, RNN_OUT_REVERSED = 2, RNN_HAS_MASK = 4 };
+/* RNN_GATHER: the sources are (table, ids, w_hh, aux) and the input projections of step
+ * (b, t) are row ids[b, t] of the table (x was an embedding lookup of projections). */
+enum { RNN_REVERSE = 1, RNN_OUT_REVERSED = 2, RNN_HAS_MASK = 4, RNN_GATHER = 8 };
 /* ip of an RNN / RNN_BACK node: [0] mode, [1] H, [2] flags, [3..7] offsets in aux of
  * b_ih, b_hh, h0, c0, mask (-1: absent), [8] aux length (0: no aux). */
 enum { IP_MODE, IP_H, IP_FLAGS, IP_BIH, IP_BHH, IP_H0, IP_C0, IP_MASK, IP_AUXLEN };
@@ -83,6 +85,9 @@ static rnn_layout layout_of(int mode, int64_t B, int64_t T, int64_t I, int64_t H
 /* The layout of an RNN or RNN_BACK node (R: the RNN node). */
 static rnn_layout layout_node(const zen_tensor *R) {
     const zen_tensor *x = R->src[0];
+    if (R->ip[IP_FLAGS] & RNN_GATHER)
+        return layout_of((int)R->ip[IP_MODE], R->src[1]->shape[0], R->src[1]->shape[1], x->shape[1], R->ip[IP_H],
+                         R->ip[IP_AUXLEN]);
     return layout_of((int)R->ip[IP_MODE], x->shape[0], x->shape[1], x->shape[2], R->ip[IP_H], R->ip[IP_AUXLEN]);
 }
 
@@ -190,7 +195,9 @@ static void rnn_forward(zen_tensor *out, zen_exec *ex) {
     const int mode = (int)out->ip[IP_MODE];
     const int flags = (int)out->ip[IP_FLAGS];
     const bool reverse = flags & RNN_REVERSE, out_rev = flags & RNN_OUT_REVERSED, has_mask = flags & RNN_HAS_MASK;
-    const float *x = out->src[0]->data, *wih = out->src[1] ? out->src[1]->data : NULL, *whh = out->src[2]->data;
+    const bool gather = flags & RNN_GATHER;
+    const float *x = out->src[0]->data, *wih = out->src[1] && !gather ? out->src[1]->data : NULL;
+    const float *whh = out->src[2]->data;
     const float *aux = out->src[3] ? out->src[3]->data : NULL;
     float *R = out->data;
     const int64_t B = L.B, T = L.T, H = L.H, GH = L.GH;
@@ -214,10 +221,25 @@ static void rnn_forward(zen_tensor *out, zen_exec *ex) {
     }
     float *act = R + L.act, *hprev = R + L.hprev, *cprev = R + L.cprev;
     /* the input projections of every step at once (or given: x holds them) */
-    if (wih)
+    if (gather) {
+        const int32_t *ids = out->src[1]->data;
+        const int64_t V = out->src[0]->shape[0];
+        const int gth = zen__threads_for(ex, L.N * GH);
+#pragma omp parallel for num_threads(gth) if (gth > 1) schedule(static)
+        for (int64_t r = 0; r < L.N; r++) {
+            if (ids[r] < 0 || ids[r] >= V) {
+                zen__exec_fail(ex, "zen_rnn: id %d is out of range for an embedding of %lld rows (valid range [0, %lld))",
+                               ids[r], (long long)V, (long long)V);
+                memset(act + r * GH, 0, (size_t)GH * sizeof(float));
+            } else {
+                memcpy(act + r * GH, x + ids[r] * GH, (size_t)GH * sizeof(float));
+            }
+        }
+    } else if (wih) {
         zen__sgemm(false, true, L.N, GH, L.I, 1.0f, x, L.I, wih, L.I, 0.0f, act, GH);
-    else
+    } else {
         memcpy(act, x, (size_t)(L.N * GH) * sizeof(float));
+    }
 
     const int64_t t0 = reverse ? T - 1 : 0;
     const float *h0 = out->ip[IP_H0] >= 0 ? aux + out->ip[IP_H0] : NULL;
@@ -419,7 +441,10 @@ static void rnn_back_forward(zen_tensor *out, zen_exec *ex) {
         int64_t chunk = (GH + nt - 1) / nt, j0 = id * chunk, j1 = j0 + chunk < GH ? j0 + chunk : GH;
         if (j0 < j1) {
             if (bih >= 0) colsum(dgx, L.N, GH, j0, j1, daux + bih);
-            if (bhh >= 0) colsum(dgh, L.N, GH, j0, j1, daux + bhh);
+            if (bhh >= 0 && bih >= 0 && dgh == dgx) /* the same sum (all but GRU) */
+                memcpy(daux + bhh + j0, daux + bih + j0, (size_t)(j1 - j0) * sizeof(float));
+            else if (bhh >= 0)
+                colsum(dgh, L.N, GH, j0, j1, daux + bhh);
         }
     }
 }
@@ -479,7 +504,12 @@ static void rnn_backward(zen_ctx *ctx, zen_tensor *R) {
     if (!D) return;
     zen_tensor *dgx = rnn_view(ctx, D, -1, 2, (int64_t[]){L.N, L.GH}, L.dgx);
     zen_tensor *dgh = rnn_view(ctx, D, -1, 2, (int64_t[]){L.N, L.GH}, L.dgh);
-    if (!wih) /* x held the input projections */
+    if (R->ip[IP_FLAGS] & RNN_GATHER) { /* x: the table of projections; wih: the ids */
+        if (zen__needs_grad(x))
+            zen__accum_grad(ctx, x, zen__node(ctx, ZEN_OP_EMBEDDING_BACK, ZEN_F32, 2, x->shape,
+                                              zen_reshape(ctx, dgx, 3, (int64_t[]){L.B, L.T, L.GH}), wih, NULL, NULL));
+        wih = NULL;
+    } else if (!wih) /* x held the input projections */
         zen__accum_grad(ctx, x, zen_reshape(ctx, dgx, 3, x->shape));
     else if (zen__needs_grad(x))
         zen__accum_grad(ctx, x, zen_reshape(ctx, zen_matmul(ctx, dgx, wih, false, false), 3, x->shape));
@@ -590,22 +620,29 @@ zen_rnn_out zen_rnn(zen_ctx *ctx, zen_tensor *x, zen_tensor *w_ih, zen_tensor *w
     /* Embedding lookups into a table of fewer rows than there are steps: project the
      * table once and look the projections up (V*I*G*H multiply-adds instead of B*T*I*G*H,
      * and the same saving in the backward pass, which scatters dG into the table's rows). */
+    bool gather = false;
     if (w_ih && x->op == ZEN_OP_EMBEDDING && x->src[0]->shape[0] < B * T) {
         x = zen_embedding(ctx, zen_matmul(ctx, x->src[0], w_ih, false, true), x->src[1]);
         w_ih = NULL;
+    }
+    /* projections looked up: the node gathers them itself (no [B, T, G*H] copy) */
+    if (!w_ih && x && x->op == ZEN_OP_EMBEDDING && x->src[1]->ndim == 2) {
+        w_ih = x->src[1]; /* the ids take w_ih's place */
+        x = zen__dense(ctx, x->src[0]);
+        gather = true;
     }
     x = zen__dense(ctx, x);
     if (w_ih) w_ih = zen__dense(ctx, w_ih);
     w_hh = zen__dense(ctx, w_hh);
     if (!x || !w_hh) return res;
 
-    rnn_layout L = layout_of(o.mode, B, T, x->shape[2], H, at);
+    rnn_layout L = layout_of(o.mode, B, T, w_ih && !gather ? I : GH, H, at);
     zen_tensor *R = zen__node(ctx, ZEN_OP_RNN, ZEN_F32, 1, (int64_t[]){L.total}, x, w_ih, w_hh, aux);
     if (!R) return res;
     R->ip[IP_MODE] = o.mode;
     R->ip[IP_H] = H;
     R->ip[IP_FLAGS] = (o.reverse ? RNN_REVERSE : 0) | (o.reverse_outputs ? RNN_OUT_REVERSED : 0) |
-                      (o.mask ? RNN_HAS_MASK : 0);
+                      (o.mask ? RNN_HAS_MASK : 0) | (gather ? RNN_GATHER : 0);
     for (int k = 0; k < 5; k++) R->ip[IP_BIH + k] = off[k];
     R->ip[IP_AUXLEN] = at;
     res.y = rnn_view(ctx, R, 0, 3, (int64_t[]){B, T, H}, L.y);

@@ -217,7 +217,8 @@ TEST(test_embedding_projection) {
         zen_rnn_out r = zen_rnn(ctx, x, wi, wh,
                                 &(zen_rnn_opts){.mode = ZEN_RNN_LSTM, .b_ih = bi, .mask = mask, .reverse = true});
         CHECK_OK(ctx, r.y);
-        CHECK(pass == 0 || r.y->src[0]->src[1] == NULL); /* the projected path was taken */
+        /* the projected path: the node looks the table's projections up by the ids */
+        CHECK(pass == 0 || r.y->src[0]->src[1] == ids);
         zen_tensor *w = zen_const(ctx, ZEN_F32, 3, (int64_t[]){B, T, H});
         zen_rng_fill_uniform(&rng, w, -1, 1);
         zen_tensor *loss = zen_add(ctx, zen_sum(ctx, zen_mul(ctx, r.y, w), 0, NULL, false),
@@ -239,7 +240,13 @@ TEST(test_embedding_projection) {
                 free(ref[k]);
             }
         }
-        if (pass == 1) CHECK(gradcheck(ctx, r.y, 3, (zen_tensor *[]){emb, wi, wh}, 1e-2, 1) == 0);
+        if (pass == 1) {
+            CHECK(gradcheck(ctx, r.y, 3, (zen_tensor *[]){emb, wi, wh}, 1e-2, 1) == 0);
+            /* an id outside the table fails the compute with a message */
+            ((int32_t *)ids->data)[5] = (int32_t)V;
+            CHECK(zen_graph_compute(g) != 0);
+            CHECK(zen_ctx_error(ctx) && strstr(zen_ctx_error(ctx), "id 7 is out of range for an embedding of 7 rows"));
+        }
         zen_graph_free(g);
         zen_ctx_free(ctx);
     }
