@@ -16,18 +16,24 @@
  * zen_rnn returns views of it (y, hn, cn); the rest is what the backward pass reads, so the
  * forward's buffer is the saved state and nothing is recomputed.
  *
- * Forward: one GEMM projects the inputs of all steps (X·W_ihᵀ into act; when x is an
- * embedding lookup, the table is projected instead and the projections looked up, see
- * zen_rnn); then per step a
+ * Forward: one GEMM projects the inputs of all steps (X·W_ihᵀ into act); then per step a
  * GEMM adds h·W_hhᵀ (into the step's act rows in place; GRU into scratch because r
  * multiplies the n part) and a fused vectorized kernel applies the gates and writes the
- * state, the output and the saved activations.
+ * state, the output and the saved activations. When x is an embedding lookup into a table
+ * with fewer rows than steps, zen_rnn projects the table instead and the node gathers the
+ * projected rows by id (RNN_GATHER): V·I·G·H multiply-adds instead of B·T·I·G·H, and the
+ * backward pass scatters dG into the table's rows, then needs two small GEMMs.
  *
  * Backward (RNN_BACK): back-propagation through time, fused: per step the gate kernel turns
  * dh (and dc) into the pre-activation gradients dG of the step, and a GEMM dG·W_hh carries
  * dh to the step before. dG of all steps stays in the node's buffer, so the weight
- * gradients are each one GEMM over all steps (dW_ih = dGᵀX, dW_hh = dGᵀH_prev, dx = dG·W_ih:
- * ordinary MATMUL nodes on views) and the bias gradients column sums done by the kernel.
+ * gradients are each one GEMM over all steps (dW_ih = dGᵀX, dW_hh = (H_prevᵀ·dG)ᵀ,
+ * dx = dG·W_ih: ordinary MATMUL nodes on views) and the bias gradients column sums done
+ * by the kernel.
+ *
+ * Threads: the step loops of both passes run inside one parallel region; each thread owns
+ * a slice of the hidden units and does its units' part of each step's GEMM and gate
+ * kernel, with one barrier per step (see step_threads).
  *
  * A node has at most 4 sources, so the forward node takes x, w_ih, w_hh and one "aux"
  * vector, the concatenation of whichever of b_ih, b_hh, h0, c0 and mask are given (a
@@ -285,7 +291,10 @@ static void rnn_forward(zen_tensor *out, zen_exec *ex) {
                 float *cd = mode != ZEN_RNN_LSTM ? NULL : (tn >= 0 ? cprev + (b * T + tn) * H : R + L.cn + b * H) + j0;
                 if (mask[row] == 0.0f) {
                     carry_row(hp, hd, y, n);
+                    /* (the saved activations of a masked step are never read; written all the same) */
                     if (cd) memcpy(cd, cprev + row * H + j0, (size_t)n * sizeof(float));
+                    if (cd) memset(R + L.tanhc + row * H + j0, 0, (size_t)n * sizeof(float));
+                    if (mode == ZEN_RNN_GRU) memset(R + L.hnb + row * H + j0, 0, (size_t)n * sizeof(float));
                 } else if (mode == ZEN_RNN_LSTM) {
                     lstm_row(a, bsum + j0, cprev + row * H + j0, R + L.tanhc + row * H + j0, hd, cd, y, H, n);
                 } else if (mode == ZEN_RNN_GRU) {
