@@ -224,6 +224,7 @@ TEST(test_embedding_projection) {
         zen_tensor *loss = zen_add(ctx, zen_sum(ctx, zen_mul(ctx, r.y, w), 0, NULL, false),
                                    zen_sum(ctx, zen_mul(ctx, r.c, r.c), 0, NULL, false));
         zen_graph *g = zen_graph_new(ctx);
+        zen_graph_add(g, r.y); /* kept to the end of compute, to be read */
         CHECK(zen_graph_backward(g, loss) == 0 && zen_graph_plan(g) == 0 && zen_graph_compute(g) == 0);
         zen_tensor *outs[5] = {r.y, emb->grad, wi->grad, wh->grad, bi->grad};
         for (int k = 0; k < 5; k++) {
@@ -285,6 +286,7 @@ TEST(test_threads_all_modes) {
             zen_tensor *loss = zen_add(ctx, zen_sum(ctx, zen_mul(ctx, r.y, w), 0, NULL, false),
                                        zen_sum(ctx, r.h, 0, NULL, false));
             zen_graph *g = zen_graph_new(ctx);
+            zen_graph_add(g, r.y); /* kept to the end of compute, to be read */
             CHECK(zen_graph_backward(g, loss) == 0 && zen_graph_plan(g) == 0 && zen_graph_compute(g) == 0);
             zen_tensor *outs[5] = {r.y, x->grad, wi->grad, wh->grad, h0->grad};
             for (int o = 0; o < 5; o++) {
@@ -306,6 +308,51 @@ TEST(test_threads_all_modes) {
             zen_graph_free(g);
             zen_ctx_free(ctx);
         }
+    }
+}
+
+/* One step, and a sequence whose every step is padding: the state is h0 (and c0)
+ * unchanged, the outputs are 0, and the gradient reaches h0 and c0 untouched. */
+TEST(test_single_step_and_all_padding) {
+    for (int all_pad = 0; all_pad < 2; all_pad++) {
+        zen_ctx *ctx = zen_ctx_new();
+        const int64_t B = 2, T = all_pad ? 3 : 1, H = 4;
+        zen_tensor *x = zen_param(ctx, ZEN_F32, 3, (int64_t[]){B, T, 3});
+        zen_tensor *wi = zen_param(ctx, ZEN_F32, 2, (int64_t[]){4 * H, 3});
+        zen_tensor *wh = zen_param(ctx, ZEN_F32, 2, (int64_t[]){4 * H, H});
+        zen_tensor *h0 = zen_param(ctx, ZEN_F32, 2, (int64_t[]){B, H});
+        zen_tensor *c0 = zen_param(ctx, ZEN_F32, 2, (int64_t[]){B, H});
+        zen_tensor *mask = zen_input(ctx, ZEN_F32, 2, (int64_t[]){B, T});
+        zen_rng rng;
+        zen_rng_seed(&rng, 3);
+        zen_tensor *all[5] = {x, wi, wh, h0, c0};
+        for (int k = 0; k < 5; k++) zen_rng_fill_uniform(&rng, all[k], -1, 1);
+        zen_fill_f32(mask, all_pad ? 0.0f : 1.0f);
+        zen_rnn_out r = zen_rnn(ctx, x, wi, wh,
+                                &(zen_rnn_opts){.mode = ZEN_RNN_LSTM, .h0 = h0, .c0 = c0, .mask = mask, .reverse = true});
+        zen_tensor *loss = zen_add(ctx, zen_sum(ctx, zen_add(ctx, r.h, r.c), 0, NULL, false),
+                                   zen_sum(ctx, r.y, 0, NULL, false));
+        zen_graph *g = zen_graph_new(ctx);
+        zen_graph_add(g, r.y);
+        zen_graph_add(g, r.h);
+        zen_graph_add(g, r.c);
+        CHECK(zen_graph_backward(g, loss) == 0 && zen_graph_plan(g) == 0 && zen_graph_compute(g) == 0);
+        if (all_pad) {
+            CHECK(memcmp(r.h->data, h0->data, (size_t)(B * H) * sizeof(float)) == 0);
+            CHECK(memcmp(r.c->data, c0->data, (size_t)(B * H) * sizeof(float)) == 0);
+            int bad = 0;
+            for (int64_t i = 0; i < B * T * H; i++) bad += ((float *)r.y->data)[i] != 0.0f;
+            for (int64_t i = 0; i < B * H; i++)
+                bad += ((float *)h0->grad->data)[i] != 1.0f || ((float *)c0->grad->data)[i] != 1.0f;
+            for (int64_t i = 0; i < 4 * H * H; i++) bad += ((float *)wh->grad->data)[i] != 0.0f;
+            CHECK(bad == 0);
+        } else {
+            /* y's only step is the final state */
+            CHECK(memcmp(r.y->data, r.h->data, (size_t)(B * H) * sizeof(float)) == 0);
+            CHECK(gradcheck(ctx, r.c, 5, all, 1e-2, 1) == 0);
+        }
+        zen_graph_free(g);
+        zen_ctx_free(ctx);
     }
 }
 
@@ -350,7 +397,7 @@ TEST(test_errors) {
 
 int main(void) {
     f = fx_open("rnn.safetensors");
-    int rc = RUN_TESTS(test_fixtures, test_reverse_outputs, test_large_threads, test_embedding_projection, test_threads_all_modes, test_errors);
+    int rc = RUN_TESTS(test_fixtures, test_reverse_outputs, test_large_threads, test_embedding_projection, test_threads_all_modes, test_single_step_and_all_padding, test_errors);
     fx_close(f);
     return rc;
 }
