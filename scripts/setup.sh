@@ -21,6 +21,7 @@ PACKAGES=(
   libomp-14-dev          # OpenMP for clang builds (the fuzzer build in build-fuzz/)
   libmicrohttpd-dev      # GNU libmicrohttpd: the HTTP server of `zen serve`
   python3                # tests/cli/serve_test.py (standard library only)
+  bible-kjv              # the King James Bible: a text corpus (scripts/fetch_data.sh bible-kjv)
 )
 
 # `scripts/setup.sh --full` adds what only the full tests (ZEN_FULL_TESTS=1) and the serving

@@ -14,6 +14,7 @@ static void print_help(FILE *f) {
             "  train       train the model of a JSON spec on a data set (zen train --help)\n"
             "  plot        draw training curves from a CSV history: zen plot history.csv -o curves.svg\n"
             "  serve       serve models over HTTP, with a page to draw digits on (zen serve --help)\n"
+            "  tokenize    GPT-2 token ids of text files, or text from ids (zen tokenize --help)\n"
             "  help        show this help\n"
             "  version     print the version (also --version)\n",
             zen_version());
@@ -36,6 +37,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "train")) return cmd_train(argc, argv);
     if (!strcmp(cmd, "plot")) return zen_cmd_plot(argc - 2, argv + 2);
     if (!strcmp(cmd, "serve")) return cmd_serve(argc, argv);
+    if (!strcmp(cmd, "tokenize")) return zen_cmd_tokenize(argc - 2, argv + 2);
     fprintf(stderr, "zen: unknown command '%s' (try 'zen help')\n", cmd);
     return 2;
 }
