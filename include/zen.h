@@ -277,6 +277,33 @@ ZEN_API zen_tensor *zen_mse_loss(zen_ctx *ctx, zen_tensor *pred, zen_tensor *tar
 ZEN_API zen_tensor *zen_l1_loss(zen_ctx *ctx, zen_tensor *pred, zen_tensor *target);
 ZEN_API zen_tensor *zen_huber_loss(zen_ctx *ctx, zen_tensor *pred, zen_tensor *target, float delta);
 
+/* Recurrent layers over a whole sequence, one fused node: torch.nn.RNN (tanh or relu),
+ * torch.nn.LSTM and torch.nn.GRU for one layer and one direction, batch_first, with their
+ * weight layouts and gate orders: w_ih [G*H, I], w_hh [G*H, H], b_ih and b_hh [G*H], with
+ * G = 1 (RNN), 4 (LSTM: gates i, f, g, o) or 3 (GRU: r, z, n, where
+ * n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), PyTorch's and Keras's reset_after form).
+ * x is [B, T, I]. Optional (NULL): biases (zero), h0 and c0 [B, H] (zero; c0 LSTM only),
+ * mask [B, T] f32 (Keras masks: at a step whose mask is 0 the state is carried over
+ * unchanged and the output is 0). reverse runs the steps from T-1 down to 0 (torch's
+ * reverse direction): y[:, t] is still the output for input step t, unless
+ * reverse_outputs, which stores y[:, s] for the s-th step processed (Keras's go_backwards
+ * order). The result holds views of the node: y [B, T, H] (all outputs), h [B, H] (the
+ * final state) and c [B, H] (LSTM's final cell; NULL otherwise); all three are
+ * differentiable, to every input but the mask. On error all three are NULL.
+ * w_ih may be NULL: x then holds the input projections x·W_ihᵀ [B, T, G*H] already. When x
+ * is a zen_embedding lookup into a table with fewer rows than B*T, zen_rnn projects the
+ * table instead (the same values, a fraction of the work in both passes). */
+typedef enum zen_rnn_mode { ZEN_RNN_TANH = 0, ZEN_RNN_RELU, ZEN_RNN_LSTM, ZEN_RNN_GRU } zen_rnn_mode;
+typedef struct zen_rnn_opts {
+    zen_rnn_mode mode;
+    zen_tensor *b_ih, *b_hh, *h0, *c0, *mask;
+    bool reverse, reverse_outputs;
+} zen_rnn_opts;
+typedef struct zen_rnn_out {
+    zen_tensor *y, *h, *c;
+} zen_rnn_out;
+ZEN_API zen_rnn_out zen_rnn(zen_ctx *ctx, zen_tensor *x, zen_tensor *w_ih, zen_tensor *w_hh, const zen_rnn_opts *opts);
+
 /* ---------------------------------------------------------------------------------------
  * 4. Graphs
  * ------------------------------------------------------------------------------------- */
@@ -709,6 +736,27 @@ ZEN_API zen_layer *zen_model_layer(const zen_model *m, int i);
 /* A layer's weights in order (kernel, bias; gamma, beta, moving_mean, moving_variance...). */
 ZEN_API int zen_layer_n_weights(const zen_layer *l);
 ZEN_API zen_tensor *zen_layer_weight(const zen_layer *l, int i, const char **name, bool *trainable);
+
+/* Sequences (Keras names and defaults; inputs [batch, steps, features]):
+ *   SimpleRNN, LSTM, GRU  units, activation (tanh; SimpleRNN also relu), recurrent_activation
+ *       (sigmoid), use_bias, return_sequences, return_state, go_backwards, kernel_initializer
+ *       (glorot_uniform), recurrent_initializer (orthogonal), bias_initializer (zeros),
+ *       unit_forget_bias (LSTM, true), reset_after (GRU: true only, PyTorch's formulation).
+ *       One fused zen_rnn node each. Weights in PyTorch's layout and names: weight_ih,
+ *       weight_hh, bias_ih, bias_hh (torch.nn.LSTM/GRU/RNN's *_l0 tensors). Keras's single
+ *       SimpleRNN/LSTM bias initialises bias_ih (bias_hh starts at 0). dropout,
+ *       recurrent_dropout, stateful are not supported (an error says so).
+ *       return_state (needs return_sequences false; a zen layer has one output): the output is
+ *       the state, packed: LSTM [h | c] (2*units; the first half is the usual output), GRU and
+ *       SimpleRNN h. A recurrent layer takes such a tensor as an optional second input, its
+ *       initial state: LSTM applied to {x, states}.
+ *   Bidirectional  {"layer": {"class_name": "LSTM", "config": {...}}, "merge_mode": "concat"
+ *       (default), "sum", "mul" or "ave"}: the layer forwards and a copy backwards (outputs
+ *       aligned with the input steps), weights weight_ih, ... then weight_ih_reverse, ....
+ *   Masking  mask_value (0.0): steps whose features all equal it are padding.
+ *   Embedding  mask_zero true: id 0 is padding.
+ * Masks flow through the model: recurrent layers carry the state over padded steps and
+ * output zeros there; with return_sequences they pass the mask on. */
 
 /* ---------------------------------------------------------------------------------------
  * 8. Training (Keras-style): optimizers, compile, fit, evaluate, predict, callbacks
