@@ -272,7 +272,9 @@ static void usage(FILE *f, const char *argv0) {
             "  --learning-rate X   Adam's (%g)\n"
             "  --seed N            split, initial weights, shuffling (%llu)\n"
             "  --output PATH       save the model there and its vocabulary as PATH.vocab.json\n"
-            "  --quiet             no summary and no per-epoch lines\n",
+            "  --verbose N         0 silent, 1 progress bar, 2 a line per epoch (default: a bar on a\n"
+            "                      terminal, else lines)\n"
+            "  --quiet             --verbose 0\n",
             argv0, d.max_tokens, d.seq_len, d.embed_dim, d.units, d.epochs, d.batch_size, d.patience,
             d.learning_rate, (unsigned long long)d.seed);
 }
@@ -288,6 +290,7 @@ int main(int argc, char **argv) {
                     : !strcmp(a, "--epochs")    ? &c.epochs
                     : !strcmp(a, "--batch-size") ? &c.batch_size
                     : !strcmp(a, "--patience")  ? &c.patience
+                    : !strcmp(a, "--verbose")   ? &c.verbose
                                                 : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout, argv[0]);
@@ -305,7 +308,8 @@ int main(int argc, char **argv) {
             char *end;
             if (iarg) {
                 long x = strtol(v, &end, 10);
-                if (*end || end == v || x < (iarg == &c.patience ? 0 : 1) || x > 1000000) {
+                long lo = iarg == &c.patience || iarg == &c.verbose ? 0 : 1, hi = iarg == &c.verbose ? 2 : 1000000;
+                if (*end || end == v || x < lo || x > hi) {
                     fprintf(stderr, "spam_classifier: %s: '%s' is not a valid count\n", a, v);
                     return 2;
                 }
