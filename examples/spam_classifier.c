@@ -34,12 +34,15 @@
 
 #include "zen.h"
 
+enum { SPAM_SUBJECT_BODY, SPAM_BODY, SPAM_ALL }; /* spam_config.text */
+
 typedef struct spam_config {
     const char *dir;      /* the corpus (NULL: the data directory's spam-assassin/) */
     int max_tokens;       /* vocabulary size, padding and [UNK] included */
     int seq_len;          /* words kept per e-mail (the first ones) */
     int embed_dim, units; /* Embedding output_dim, LSTM units (per direction) */
     bool bidirectional;   /* Bidirectional(LSTM) rather than one LSTM */
+    int text;             /* what of an e-mail is read: SPAM_SUBJECT_BODY, SPAM_BODY, SPAM_ALL */
     int epochs, batch_size, patience;
     float learning_rate;
     double test_fraction, validation_split;
@@ -92,16 +95,18 @@ static void append_text(char *out, size_t *k, const char *t, size_t n) {
     }
 }
 
-/* The Subject header (with its continuation lines) and the body, tags removed; malloc'd. */
-static char *spam_prepare(const char *t, size_t len) {
-    size_t hdr = body_start(t, len);
+/* What the model reads of an e-mail, tags removed, malloc'd: with SPAM_SUBJECT_BODY the
+ * Subject header (with its continuation lines) and the body, with SPAM_BODY the body, with
+ * SPAM_ALL everything. */
+static char *spam_prepare(const char *t, size_t len, int mode) {
+    size_t hdr = mode == SPAM_ALL ? 0 : body_start(t, len);
     char *out = malloc(len + 2);
     if (!out) return NULL;
     size_t k = 0;
     for (size_t i = 0; i < hdr;) { /* each header line */
         size_t e = i;
         while (e < hdr && t[e] != '\n') e++;
-        if (e - i >= 8 && !strncasecmp(t + i, "subject:", 8)) {
+        if (mode == SPAM_SUBJECT_BODY && e - i >= 8 && !strncasecmp(t + i, "subject:", 8)) {
             size_t s = i + 8, end = e;
             while (end + 1 < hdr && (t[end + 1] == ' ' || t[end + 1] == '\t')) { /* folded lines */
                 end++;
@@ -121,13 +126,13 @@ static char *spam_prepare(const char *t, size_t len) {
 /* ---- the pipeline ---- */
 
 /* Texts of s prepared, and their ids: i32 [n, seq_len]; labels as f32 [n, 1]. */
-static zen_dataset *vectorize(zen_ctx *ctx, zen_tokenizer *tok, const zen_text_set *s, int seq_len) {
+static zen_dataset *vectorize(zen_ctx *ctx, zen_tokenizer *tok, const zen_text_set *s, int seq_len, int mode) {
     char **texts = calloc((size_t)s->n, sizeof *texts);
     zen_array *y = zen_array_new(ctx, ZEN_F32, 2, (int64_t[]){s->n, 1});
     zen_dataset *d = NULL;
     if (!texts || !y) goto out;
     for (int64_t i = 0; i < s->n; i++) {
-        if (!(texts[i] = spam_prepare(s->texts[i], s->lengths[i]))) goto out;
+        if (!(texts[i] = spam_prepare(s->texts[i], s->lengths[i], mode))) goto out;
         ((float *)y->data)[i] = (float)s->labels[i];
     }
     zen_array *x = zen_tokenizer_encode_batch(ctx, tok, s->n, (const char *const *)texts, seq_len);
@@ -140,13 +145,13 @@ out:
     return d;
 }
 
-static zen_tokenizer *fit_vocabulary(zen_ctx *ctx, const zen_text_set *train, int max_tokens) {
+static zen_tokenizer *fit_vocabulary(zen_ctx *ctx, const zen_text_set *train, int max_tokens, int mode) {
     char **texts = calloc((size_t)train->n, sizeof *texts);
     zen_tokenizer *tok = NULL;
     if (!texts) return NULL;
     int64_t i = 0;
     for (; i < train->n; i++)
-        if (!(texts[i] = spam_prepare(train->texts[i], train->lengths[i]))) break;
+        if (!(texts[i] = spam_prepare(train->texts[i], train->lengths[i], mode))) break;
     if (i == train->n) tok = zen_tokenizer_word_fit(ctx, train->n, (const char *const *)texts, max_tokens);
     for (int64_t j = 0; j < i; j++) free(texts[j]);
     free(texts);
@@ -185,8 +190,9 @@ static int spam_run(zen_ctx *ctx, const spam_config *c, spam_result *r, zen_mode
 
     if (!(all = zen_load_spam_assassin(ctx, c->dir, 0))) goto out;
     if (zen_text_set_split(ctx, all, c->test_fraction, c->seed, &train, &test) != 0) goto out;
-    if (!(tok = fit_vocabulary(ctx, train, c->max_tokens))) goto out;
-    if (!(dtrain = vectorize(ctx, tok, train, c->seq_len)) || !(dtest = vectorize(ctx, tok, test, c->seq_len))) goto out;
+    if (!(tok = fit_vocabulary(ctx, train, c->max_tokens, c->text))) goto out;
+    if (!(dtrain = vectorize(ctx, tok, train, c->seq_len, c->text)) ||
+        !(dtest = vectorize(ctx, tok, test, c->seq_len, c->text))) goto out;
     r->n_train = train->n, r->n_test = test->n, r->vocab = zen_tokenizer_vocab_size(tok);
 
     if (!(m = spam_model(ctx, c, r->vocab)) || zen_model_build(m, c->seed) != 0) goto out;
@@ -266,6 +272,8 @@ static void usage(FILE *f, const char *argv0) {
             "  --embed N           embedding size (%d)\n"
             "  --units N           LSTM units per direction (%d)\n"
             "  --lstm              one forward LSTM instead of Bidirectional(LSTM)\n"
+            "  --text WHAT         what is read of an e-mail: subject+body (default), body, all\n"
+            "                      (all: with every header)\n"
             "  --epochs N          at most N epochs (%d)\n"
             "  --batch-size N      (%d)\n"
             "  --patience N        EarlyStopping patience on val_loss, 0: none (%d)\n"
@@ -299,6 +307,13 @@ int main(int argc, char **argv) {
             c.bidirectional = false;
         } else if (!strcmp(a, "--quiet")) {
             c.verbose = 0;
+        } else if (!strcmp(a, "--text")) {
+            if (!v || (strcmp(v, "subject+body") && strcmp(v, "body") && strcmp(v, "all"))) {
+                fprintf(stderr, "spam_classifier: --text must be subject+body, body or all\n");
+                return 2;
+            }
+            c.text = !strcmp(v, "body") ? SPAM_BODY : !strcmp(v, "all") ? SPAM_ALL : SPAM_SUBJECT_BODY;
+            i++;
         } else if (iarg || !strcmp(a, "--data") || !strcmp(a, "--output") || !strcmp(a, "--learning-rate") ||
                    !strcmp(a, "--seed")) {
             if (!v) {

@@ -28,6 +28,7 @@ if [[ $mode == errors ]]; then
   expect_error "--epochs: '3x' is not a valid count" --epochs 3x
   expect_error "--learning-rate: '-1' is not a positive number" --learning-rate -1
   expect_error "--max-tokens must be at least 3" --max-tokens 2
+  expect_error "--text must be subject+body, body or all" --text headers
   expect_error "$out/none/easy-ham-1: cannot open the folder" --data "$out/none"
   exit 0
 fi

@@ -13,8 +13,8 @@
 
 #include "harness.h"
 
-static void check_prepared(const char *email, const char *want) {
-    char *got = spam_prepare(email, strlen(email));
+static void check_prepared(const char *email, int mode, const char *want) {
+    char *got = spam_prepare(email, strlen(email), mode);
     CHECK(got != NULL);
     if (got && strcmp(got, want)) fprintf(stderr, "  spam_prepare gave [%s]\n  wanted [%s]\n", got, want);
     CHECK(got && !strcmp(got, want));
@@ -23,19 +23,22 @@ static void check_prepared(const char *email, const char *want) {
 
 TEST(test_prepare) {
     /* Subject first, then the body; Received, From, ... are gone. */
-    check_prepared("From: a@b.c\nSubject: Hello there\nX-Mailer: x\n\nBody line\nsecond\n",
+    check_prepared("From: a@b.c\nSubject: Hello there\nX-Mailer: x\n\nBody line\nsecond\n", SPAM_SUBJECT_BODY,
                    " Hello there\nBody line\nsecond\n");
     /* A folded subject keeps its continuation line; CRLF line ends. */
-    check_prepared("Received: from x\r\nsubject: Cheap\r\n  pills\r\nTo: y\r\n\r\nBuy\r\n",
+    check_prepared("Received: from x\r\nsubject: Cheap\r\n  pills\r\nTo: y\r\n\r\nBuy\r\n", SPAM_SUBJECT_BODY,
                    " Cheap\r\n  pills\r\nBuy\r\n");
     /* Tags become spaces (so words do not glue), a '<' that opens no tag stays. */
-    check_prepared("Subject: x\n\n<html><b>FREE</b>money<br/>a < b <3 <!-- c -->\n",
+    check_prepared("Subject: x\n\n<html><b>FREE</b>money<br/>a < b <3 <!-- c -->\n", SPAM_SUBJECT_BODY,
                    " x\n  FREE money a < b <3  \n");
     /* No subject; no blank line at all: everything is headers and nothing is read. */
-    check_prepared("From: a\n\nonly body", "only body");
-    check_prepared("From: a\nSubject: s", " s\n");
+    check_prepared("From: a\n\nonly body", SPAM_SUBJECT_BODY, "only body");
+    check_prepared("From: a\nSubject: s", SPAM_SUBJECT_BODY, " s\n");
+    /* Body only, or everything. */
+    check_prepared("From: a\nSubject: s\n\n<p>b</p>", SPAM_BODY, " b ");
+    check_prepared("From: a\nSubject: s\n\n<p>b</p>", SPAM_ALL, "From: a\nSubject: s\n\n b ");
     /* NUL bytes do not cut the text short. */
-    char *got = spam_prepare("Subject: a\n\nb\0c", 15);
+    char *got = spam_prepare("Subject: a\n\nb\0c", 15, SPAM_SUBJECT_BODY);
     CHECK(got && !strcmp(got, " a\nb c"));
     free(got);
 }
