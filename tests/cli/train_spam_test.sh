@@ -49,6 +49,7 @@ JSON
 ZEN_DATA_DIR=$out/data "$zen" train "$out/small.json" --data spam-assassin --verbose 2 --output "$out/small.zen" \
   >"$out/log" 2>&1 || { cat "$out/log"; fail "zen train on the synthetic corpus"; }
 cat "$out/log"
+! grep -q "Sanitizer" "$out/log" || fail "sanitizer report"
 grep -q "spam-assassin: 400 e-mails for training, 100 for the test" "$out/log" || fail "split sizes"
 acc=$(sed -n 's/.*test accuracy: \([0-9.]*\).*/\1/p' "$out/log")
 awk -v a="$acc" 'BEGIN { exit !(a >= 0.85) }' || fail "test accuracy '$acc' < 0.85"
@@ -59,6 +60,7 @@ grep -q '"type": *"word"' "$out/small.zen.vocab.json" || fail "no vocabulary bes
 expect_error() {
   echo "$1" >"$out/bad.json"
   ZEN_DATA_DIR=$out/data "$zen" train "$out/bad.json" --data spam-assassin >"$out/log" 2>&1 && fail "accepted $1"
+  grep -q "Sanitizer" "$out/log" && fail "sanitizer report: $(cat "$out/log")"
   grep -qF -- "$2" "$out/log" || fail "wanted '$2', got: $(cat "$out/log")"
   echo "ok: $2"
 }

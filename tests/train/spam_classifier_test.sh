@@ -16,6 +16,7 @@ expect_error() {
   local want=$1
   shift
   "$bin" "$@" >"$out/stdout" 2>"$out/stderr" && fail "'$*' succeeded"
+  grep -q "Sanitizer" "$out/stderr" && fail "sanitizer report: $(cat "$out/stderr")"
   grep -qF -- "$want" "$out/stderr" || fail "'$*': wanted '$want', got: $(cat "$out/stderr")"
   echo "ok: $* -> $want"
 }
