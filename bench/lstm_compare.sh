@@ -12,7 +12,8 @@
 # 20 steps after 3 warm-up steps; with ROUNDS > 1 everything is repeated, alternating the
 # systems, and each number is the best round's (other work on the machine only adds time).
 # Printed: tokens/s (B*T = 2048 tokens per step) and zen's speed-up over each PyTorch, and
-# CPU ms per step. The RESULT lines are kept in $OUT (default: a temporary file, printed).
+# CPU ms per step. The RESULT lines are kept in $OUT (default: a temporary file, printed);
+# an existing $OUT gets more rounds, and the tables cover all the rounds it holds.
 set -eu
 build=${1:-build}
 rounds=${2:-3}
@@ -20,7 +21,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 zen_bin=$build/bench/bench_lstm_lm
 [ -x "$zen_bin" ] || { echo "lstm_compare: $zen_bin not found (cmake --build $build)" >&2; exit 1; }
 out=${OUT:-$(mktemp /tmp/lstm_compare.XXXXXX)}
-: > "$out"
+touch "$out"
 
 tuned() {
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \

@@ -9,6 +9,7 @@
 #include "nn/nn.h"
 
 #include <string.h>
+#include <unistd.h>
 
 static fx_file *f;
 
@@ -257,6 +258,44 @@ TEST(test_json_round_trip) {
     zen_ctx_free(ctx);
 }
 
+/* A model file keeps a masked bidirectional stack: the loaded model predicts the same. */
+TEST(test_model_file) {
+    zen_ctx *ctx = zen_ctx_new();
+    zen_model *m = zen_model_from_json(
+        ctx, "{\"class_name\": \"Sequential\", \"config\": {\"layers\": [{\"class_name\": \"InputLayer\", \"config\": "
+             "{\"shape\": [7], \"dtype\": \"int32\"}}, {\"class_name\": \"Embedding\", \"config\": {\"input_dim\": 6, "
+             "\"output_dim\": 4, \"mask_zero\": true}}, {\"class_name\": \"Bidirectional\", \"config\": {\"layer\": "
+             "{\"class_name\": \"GRU\", \"config\": {\"units\": 5, \"return_sequences\": true}}}}, {\"class_name\": "
+             "\"LSTM\", \"config\": {\"units\": 3, \"go_backwards\": true}}]}}");
+    CHECK(m && zen_model_build(m, 2) == 0);
+    zen_array *x = zen_array_new(ctx, ZEN_I32, 2, (int64_t[]){5, 7});
+    for (int i = 0; i < 35; i++) ((int32_t *)x->data)[i] = (i % 7) < 2 + i / 7 ? 1 + (i * 3) % 5 : 0;
+    char path[] = "/tmp/zen_test_recurrent_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd >= 0) close(fd);
+    CHECK(zen_model_save(m, path) == 0);
+    zen_model *loaded = zen_model_load(ctx, path);
+    CHECK_OK(ctx, loaded);
+    unlink(path);
+    if (loaded) {
+        CHECK(zen_layer_n_weights(zen_model_layer(loaded, 2)) == 8);
+        const char *name;
+        zen_layer_weight(zen_model_layer(loaded, 2), 4, &name, NULL);
+        CHECK(!strcmp(name, "weight_ih_reverse"));
+        zen_array *p1 = zen_model_predict(m, x, 2), *p2 = zen_model_predict(loaded, x, 2);
+        CHECK_OK(ctx, p1);
+        CHECK_OK(ctx, p2);
+        if (p1 && p2) CHECK(memcmp(p1->data, p2->data, (size_t)zen_array_numel(p1) * sizeof(float)) == 0);
+        zen_array_free(p1);
+        zen_array_free(p2);
+        zen_model_free(loaded);
+    }
+    zen_array_free(x);
+    zen_model_free(m);
+    zen_ctx_free(ctx);
+}
+
 static void expect_error(const char *layers, const char *want) {
     char spec[2048];
     snprintf(spec, sizeof spec,
@@ -371,7 +410,7 @@ TEST(test_lstm_learns_counting) {
 int main(void) {
     f = fx_open("recurrent.safetensors");
     int rc = RUN_TESTS(test_fixtures, test_padding_is_invisible, test_weights_and_initializers,
-                       test_return_state_chains, test_json_round_trip, test_config_errors, test_lstm_learns_counting);
+                       test_return_state_chains, test_json_round_trip, test_model_file, test_config_errors, test_lstm_learns_counting);
     fx_close(f);
     return rc;
 }

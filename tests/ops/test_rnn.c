@@ -252,6 +252,63 @@ TEST(test_embedding_projection) {
     }
 }
 
+/* Every mode, with a hidden size the threads split unevenly (40 = 32 + 8 units), masks and
+ * reverse: outputs and gradients at 2 threads equal those at 1. */
+TEST(test_threads_all_modes) {
+    const int64_t T = 5, I = 8, H = 40;
+    for (int k = 0; k < 4; k++) {
+        const int G = modes[k] == ZEN_RNN_LSTM ? 4 : modes[k] == ZEN_RNN_GRU ? 3 : 1;
+        const int64_t B = G == 1 ? 176 : 64; /* a step's product large enough for threads */
+        float *ref[5] = {0};
+        int64_t len[5] = {0};
+        for (int nth = 1; nth <= 2; nth++) {
+            zen_ctx *ctx = zen_ctx_new();
+            zen_ctx_set_threads(ctx, nth);
+            zen_rng rng;
+            zen_rng_seed(&rng, 21 + (uint64_t)k);
+            zen_tensor *x = zen_param(ctx, ZEN_F32, 3, (int64_t[]){B, T, I});
+            zen_tensor *wi = zen_param(ctx, ZEN_F32, 2, (int64_t[]){G * H, I});
+            zen_tensor *wh = zen_param(ctx, ZEN_F32, 2, (int64_t[]){G * H, H});
+            zen_tensor *bh = zen_param(ctx, ZEN_F32, 1, (int64_t[]){G * H});
+            zen_tensor *h0 = zen_param(ctx, ZEN_F32, 2, (int64_t[]){B, H});
+            zen_tensor *mask = zen_input(ctx, ZEN_F32, 2, (int64_t[]){B, T});
+            zen_rng_fill_uniform(&rng, x, -1, 1);
+            zen_rng_fill_uniform(&rng, wi, -0.3f, 0.3f);
+            zen_rng_fill_uniform(&rng, wh, -0.3f, 0.3f);
+            zen_rng_fill_uniform(&rng, bh, -0.3f, 0.3f);
+            zen_rng_fill_uniform(&rng, h0, -0.5f, 0.5f);
+            for (int64_t i = 0; i < B * T; i++) ((float *)mask->data)[i] = (i * 7) % 5 != 2;
+            zen_rnn_out r = zen_rnn(ctx, x, wi, wh,
+                                    &(zen_rnn_opts){.mode = modes[k], .b_hh = bh, .h0 = h0, .mask = mask, .reverse = true});
+            zen_tensor *w = zen_const(ctx, ZEN_F32, 3, (int64_t[]){B, T, H});
+            zen_rng_fill_uniform(&rng, w, -1, 1);
+            zen_tensor *loss = zen_add(ctx, zen_sum(ctx, zen_mul(ctx, r.y, w), 0, NULL, false),
+                                       zen_sum(ctx, r.h, 0, NULL, false));
+            zen_graph *g = zen_graph_new(ctx);
+            CHECK(zen_graph_backward(g, loss) == 0 && zen_graph_plan(g) == 0 && zen_graph_compute(g) == 0);
+            zen_tensor *outs[5] = {r.y, x->grad, wi->grad, wh->grad, h0->grad};
+            for (int o = 0; o < 5; o++) {
+                int64_t n = zen_numel(outs[o]);
+                const float *d = outs[o]->data;
+                if (nth == 1) {
+                    ref[o] = malloc((size_t)n * sizeof(float));
+                    memcpy(ref[o], d, (size_t)n * sizeof(float));
+                    len[o] = n;
+                } else {
+                    double worst = 0;
+                    for (int64_t i = 0; i < n && n == len[o]; i++)
+                        worst = fmax(worst, fabs(ref[o][i] - d[i]) / (1 + fabs(ref[o][i])));
+                    if (worst > 1e-5 || n != len[o]) fprintf(stderr, "  mode %d output %d: %g\n", k, o, worst);
+                    CHECK(worst <= 1e-5 && n == len[o]);
+                    free(ref[o]);
+                }
+            }
+            zen_graph_free(g);
+            zen_ctx_free(ctx);
+        }
+    }
+}
+
 static void expect_error(zen_ctx *ctx, zen_rnn_out r, const char *needle) {
     CHECK(r.y == NULL && r.h == NULL && r.c == NULL);
     const char *e = zen_ctx_error(ctx);
@@ -293,7 +350,7 @@ TEST(test_errors) {
 
 int main(void) {
     f = fx_open("rnn.safetensors");
-    int rc = RUN_TESTS(test_fixtures, test_reverse_outputs, test_large_threads, test_embedding_projection, test_errors);
+    int rc = RUN_TESTS(test_fixtures, test_reverse_outputs, test_large_threads, test_embedding_projection, test_threads_all_modes, test_errors);
     fx_close(f);
     return rc;
 }
