@@ -18,4 +18,12 @@ int zen_cmd_plot(int argc, char **argv);             /* plot.c: argv after "plot
 int cmd_serve(int argc, char **argv);                /* serve.c (serve.h: its parts) */
 int zen_cmd_tokenize(int argc, char **argv);         /* tokenize.c: argv after "tokenize" */
 
+/* train_text.c: `zen train --data spam-assassin` — e-mails as token ids for the built model m
+ * (its Input [steps], its Embedding's input_dim as the vocabulary size), split 80/20 by seed.
+ * Returns 0, or -1 with a message printed or in ctx. */
+int cli_text_data(zen_ctx *ctx, const zen_model *m, const char *dir, const char *loss, uint64_t seed,
+                  zen_dataset **train, zen_dataset **test, zen_tokenizer **vocab);
+/* Writes vocab as JSON to MODEL_PATH.vocab.json. */
+int cli_save_vocab(zen_ctx *ctx, const zen_tokenizer *vocab, const char *model_path);
+
 #endif
