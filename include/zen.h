@@ -521,6 +521,70 @@ ZEN_API int64_t zen_batch_iter_nbatches(const zen_batch_iter *it); /* ceil(n / b
 /* Stops the prefetch thread (cleanly, also mid-epoch) and frees everything. */
 ZEN_API void zen_batch_iter_free(zen_batch_iter *it);
 
+/* Images (src/data/image.c): PNG files (libpng) and JPEG files (libjpeg) as f32 arrays
+ * [H, W, C], channels-last as Keras's image inputs, rows from the top. The format is told
+ * by the first bytes (PNG 89 50 4E 47..., JPEG FF D8 FF), not by the file name: gray,
+ * gray+alpha, RGB, RGBA and palette PNGs of 1 to 16 bits (16-bit samples are rounded to 8
+ * bits; interlaced files too), gray and color JPEGs, baseline or progressive (CMYK is an
+ * error). Damaged or cut files are errors naming the file — a JPEG decoder warning such as
+ * "Premature end of JPEG file" counts as one, so a half-gray picture is never used — as are
+ * sizes over 32768 per side or 2^26 pixels. channels asks for:
+ *   0  the stored channels (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA);
+ *   1  gray: ITU-R 601 luma 0.299 R + 0.587 G + 0.114 B (PIL's convert("L"), unrounded);
+ *   3  RGB (gray repeated).
+ * When alpha is dropped the image is composited over WHITE, v·a + 255·(1 − a) (a dark
+ * drawing on a transparent canvas stays dark on white). ZEN_IMAGE_INVERT then turns every
+ * color value v into 255 − v (never alpha): MNIST digits are light on a dark ground, so a
+ * dark digit on paper needs it; zen never inverts on its own. ZEN_DATA_SCALE divides by
+ * 255 (values in [0, 1], as zen_load_mnist's), else values stay 0..255. */
+enum zen_image_flags {
+    ZEN_IMAGE_INVERT = 1 << 8, /* 255 - v for color values, before scaling */
+};
+/* "png", "jpeg", or NULL when the bytes start like neither. */
+ZEN_API const char *zen_image_format(const void *bytes, size_t size);
+/* An image from memory (an upload, a request body); name is used in messages. */
+ZEN_API zen_array *zen_image_decode(zen_ctx *ctx, const void *bytes, size_t size, const char *name, int channels,
+                                    int flags);
+ZEN_API zen_array *zen_image_load(zen_ctx *ctx, const char *path, int channels, int flags);
+
+/* A new f32 image [height, width, C] from img [H, W, C]. Filters:
+ *   BILINEAR  torch.nn.functional.interpolate(mode="bilinear", align_corners=False,
+ *             antialias=False): pixel centers at i + 0.5, sources clamped to the edges.
+ *   AREA      each output pixel is the mean of the input area it covers, edge pixels
+ *             weighted by the fraction covered (cv2.INTER_AREA when shrinking; the same as
+ *             torch's mode="area" when the sizes divide).
+ *   AUTO (0)  AREA when neither side grows (no aliasing when shrinking), else BILINEAR. */
+typedef enum zen_resize_filter {
+    ZEN_RESIZE_AUTO = 0,
+    ZEN_RESIZE_BILINEAR,
+    ZEN_RESIZE_AREA,
+} zen_resize_filter;
+ZEN_API zen_array *zen_image_resize(zen_ctx *ctx, const zen_array *img, int64_t height, int64_t width,
+                                    zen_resize_filter filter);
+
+/* Images as model inputs (what `zen predict` and `zen serve` do with a picture). An input
+ * shape (no batch dim, from zen_model_input_shape) reads as an image of H x W x C:
+ *   [H, W, C] with C 1 or 3;  [H, W] (gray);  flat [N]: gray when N is a square (784 =
+ *   28·28), else RGB when N/3 is one — or the height and width of the options.
+ * The picture is decoded to C channels, inverted when asked, scaled to [0, 1] (unless raw),
+ * resized to H x W with the filter when its size differs (the aspect ratio is not kept),
+ * and written in [H, W, C] order, which is also the order of a flat input. */
+typedef struct zen_image_input_opts {
+    zen_resize_filter filter; /* AUTO */
+    bool invert;              /* ZEN_IMAGE_INVERT */
+    bool raw;                 /* keep 0..255 instead of scaling to [0, 1] */
+    int height, width;        /* the image size of a flat input (0: square) */
+} zen_image_input_opts;
+/* The H, W, C an input shape takes (opts may be NULL). Returns 0, or -1 naming the shape. */
+ZEN_API int zen_image_input_layout(zen_ctx *ctx, int ndim, const int64_t *shape, const zen_image_input_opts *opts,
+                                   int64_t *h, int64_t *w, int *c);
+/* Decodes one image and writes the product of shape floats to out. Returns 0 or -1. */
+ZEN_API int zen_image_to_input(zen_ctx *ctx, const void *bytes, size_t size, const char *name, int ndim,
+                               const int64_t *shape, const zen_image_input_opts *opts, float *out);
+/* n image files as one batch [n, shape...]; the first bad file fails the whole batch. */
+ZEN_API zen_array *zen_image_load_batch(zen_ctx *ctx, int n, const char *const *paths, int ndim,
+                                        const int64_t *shape, const zen_image_input_opts *opts);
+
 /* ---------------------------------------------------------------------------------------
  * 7. Layers and models (Keras-style)
  *
