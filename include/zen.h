@@ -817,6 +817,45 @@ ZEN_API int zen_history_plot_svg(zen_ctx *ctx, const zen_history *h, const char 
 /* Reads a history back from a CSV written by zen_csv_logger (for `zen plot`). */
 ZEN_API zen_history *zen_history_load_csv(zen_ctx *ctx, const char *path);
 
+/* Confusion matrices (src/train/confusion.c) of a classifier over n classes: counts[t * n + p]
+ * is the number of samples of true class t predicted as class p (rows true, columns
+ * predicted, as sklearn's confusion_matrix). zen_confusion_add takes, for N samples, the
+ * predictions and the targets each as i32 class indices [N] (or [N, 1]) or as f32 scores
+ * [N, n] read by argmax (ties: the first) — a model's output, one-hot targets; with n == 2 a
+ * single f32 column [N] or [N, 1] is a binary decision, class 1 when > 0.5. An index outside
+ * [0, n) is an error naming the sample, and then nothing is added.
+ *
+ *   zen_array *p = zen_model_predict(m, d->x, 256);
+ *   zen_confusion *c = zen_confusion_new(ctx, 10);
+ *   zen_confusion_add(ctx, c, p, d->y);
+ *   printf("%.4f\n", zen_confusion_accuracy(c));
+ *
+ * Per class k: precision = counts[k][k] / (column k's sum), recall = counts[k][k] / (row k's
+ * sum), f1 their harmonic mean; a zero denominator gives 0 (sklearn's zero_division=0).
+ * macro: the plain mean over all n classes; weighted: the mean weighted by support. */
+typedef struct zen_confusion {
+    int n;           /* classes */
+    int64_t *counts; /* n * n */
+} zen_confusion;
+typedef struct zen_class_stats {
+    double precision, recall, f1;
+    int64_t support;   /* samples whose true class it is (the row's sum; averages: all) */
+    int64_t predicted; /* samples predicted as it (the column's sum) */
+} zen_class_stats;
+ZEN_API zen_confusion *zen_confusion_new(zen_ctx *ctx, int nclasses); /* zeroed; 1..65536 classes */
+ZEN_API void zen_confusion_free(zen_confusion *c);
+ZEN_API int zen_confusion_add(zen_ctx *ctx, zen_confusion *c, const zen_array *pred, const zen_array *target);
+ZEN_API int64_t zen_confusion_total(const zen_confusion *c);
+ZEN_API double zen_confusion_accuracy(const zen_confusion *c); /* the diagonal over the total; 0 when empty */
+ZEN_API zen_class_stats zen_confusion_class(const zen_confusion *c, int k);
+ZEN_API zen_class_stats zen_confusion_macro(const zen_confusion *c);
+ZEN_API zen_class_stats zen_confusion_weighted(const zen_confusion *c);
+/* The matrix as CSV, written atomically: a header "true\predicted,<class>,...", then one row
+ * per true class "<class>,<count>,...". Classes are named by names[k] (n of them) or, when
+ * names is NULL, by their index. Returns 0 or -1. */
+ZEN_API int zen_confusion_write_csv(zen_ctx *ctx, const zen_confusion *c, const char *path,
+                                    const char *const *names);
+
 #ifdef __cplusplus
 }
 #endif
