@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <zlib.h>
 
@@ -71,6 +72,13 @@ cli_kind cli_sniff(const char *cmd, const char *path) {
     bool gz = false;
     size_t n = peek(path, b, sizeof b, &gz);
     if (!gz && zen_image_format(b, n)) return CLI_IMAGE;
+    /* a name that promises an image but bytes that are not one: say so, rather than
+     * reading it as CSV */
+    const char *dot = strrchr(path, '.');
+    if (dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"))) {
+        fprintf(stderr, "zen %s: %s is not a PNG or JPEG image (its first bytes are neither)\n", cmd, path);
+        return CLI_BAD;
+    }
     if (n >= 6 && !memcmp(b, "\x93NUMPY", 6)) return CLI_NPY;
     if (n >= 4 && b[0] == 0 && b[1] == 0 && strchr("\x08\x09\x0b\x0c\x0d\x0e", b[2]) && b[2] && b[3] >= 1 && b[3] <= 8)
         return CLI_IDX;
