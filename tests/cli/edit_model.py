@@ -3,6 +3,7 @@
 for the CLI tests:  edit_model.py IN OUT MODE
   strip-compile  drop the compile settings (an uncompiled model)
   logits         make the last layer's activation linear (the model outputs logits)
+  categorical    compile with categorical_crossentropy (one-hot targets) instead
   add-tensor     add an 'optimizer/iterations' tensor beside the weights (training state)"""
 import json
 import struct
@@ -19,6 +20,10 @@ elif mode == "logits":
     spec = json.loads(meta["model"])
     spec["config"]["layers"][-1]["config"]["activation"] = "linear"
     meta["model"] = json.dumps(spec)
+elif mode == "categorical":
+    comp = json.loads(meta["compile"])
+    comp["loss"] = "categorical_crossentropy"
+    meta["compile"] = json.dumps(comp)
 elif mode == "add-tensor":
     header["optimizer/iterations"] = {"dtype": "F32", "shape": [1], "data_offsets": [len(data), len(data) + 4]}
     data += struct.pack("<f", 15.0)

@@ -48,4 +48,10 @@ if edit_model strip-compile; then
     expect 0 "no compile settings" -- eval "$tmp/strip-compile.zen" "$bars/test_x.npy" --labels "$bars/test_y.npy"
     check "same accuracy" grep -qF "$(grep '^accuracy: ' "$tmp/dir.txt")" "$tmp/out"
 fi
+# compiled with categorical_crossentropy: the labels go in one-hot, the loss is the same
+if edit_model categorical; then
+    expect 0 "categorical_crossentropy: " -- eval "$tmp/categorical.zen" "$bars"
+    check "same loss and accuracy as sparse" cmp -s <(sed -n 2p "$tmp/out" | sed 's/^categorical_crossentropy/sparse_categorical_crossentropy/') \
+        <(sed -n 2p "$tmp/dir.txt")
+fi
 finish
