@@ -23,7 +23,10 @@ expect() {
     shift 3
     "$zen" "$@" >"$tmp/out" 2>"$tmp/err"
     local got=$?
-    if [[ $got != "$want" ]] || ! cat "$tmp/out" "$tmp/err" | grep -qF -- "$pattern"; then
+    if grep -qE "(Address|Leak|UndefinedBehavior)Sanitizer|runtime error:" "$tmp/err"; then
+        bad "zen $*: sanitizer report:"
+        head -30 "$tmp/err"
+    elif [[ $got != "$want" ]] || ! cat "$tmp/out" "$tmp/err" | grep -qF -- "$pattern"; then
         bad "zen $* -> status $got (want $want), expected '$pattern' in:"
         sed 's/^/    /' "$tmp/out" "$tmp/err" | head -20
     else
