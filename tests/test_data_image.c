@@ -240,7 +240,42 @@ TEST(damaged_files_are_errors) {
     zen_ctx_free(ctx);
 }
 
+/* Random byte changes anywhere in a file: each decode succeeds or fails with a message
+ * naming the file (run under ASan, this is the memory-safety check of both decoders). */
+TEST(mutated_files_never_crash) {
+    zen_ctx *ctx = zen_ctx_new();
+    const char *names[] = {"rgb.png", "palette.png", "gray16.png", "rgba.png", "rgb.jpg", "progressive.jpg", "gray.jpg"};
+    zen_rng r;
+    zen_rng_seed(&r, 11);
+    for (int f = 0; f < 7; f++) {
+        char path[512];
+        snprintf(path, sizeof path, IMG_DIR "%s", names[f]);
+        size_t n = 0;
+        unsigned char *orig = du_read(path, &n), *b = malloc(n ? n : 1);
+        CHECK(orig && b && n > 16);
+        int decoded = 0, failed = 0, unnamed = 0;
+        for (int it = 0; orig && b && n > 16 && it < 300; it++) {
+            memcpy(b, orig, n);
+            int flips = 1 + (int)(zen_rng_next(&r) % 4);
+            for (int k = 0; k < flips; k++) b[8 + zen_rng_next(&r) % (n - 8)] = (unsigned char)zen_rng_next(&r);
+            zen_array *a = zen_image_decode(ctx, b, n, names[f], 0, ZEN_DATA_SCALE);
+            if (a) decoded++;
+            else if (zen_ctx_error(ctx) && strstr(zen_ctx_error(ctx), names[f])) failed++;
+            else unnamed++;
+            zen_array_free(a);
+            zen_ctx_clear_error(ctx);
+        }
+        CHECK(unnamed == 0);
+        CHECK(failed > 0); /* most PNG changes break a CRC; many JPEG ones a marker */
+        (void)decoded;
+        free(orig);
+        free(b);
+    }
+    zen_ctx_free(ctx);
+}
+
 int main(void) {
     return RUN_TESTS(png_layouts_decode_as_stored, jpeg_matches_pil, channel_conversion_invert_and_scale,
-                     resize_matches_references, input_layouts, images_fit_model_inputs, damaged_files_are_errors);
+                     resize_matches_references, input_layouts, images_fit_model_inputs, damaged_files_are_errors,
+                     mutated_files_never_crash);
 }
