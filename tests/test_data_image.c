@@ -5,6 +5,8 @@
  * name the file. Fixtures: tests/fixtures/images/make_images.py. */
 #include "data_util.h"
 
+#include <png.h>
+
 #define IMG_DIR ZEN_FIXTURE_DIR "/images/"
 
 static zen_array *ref(zen_ctx *ctx, const char *name) {
@@ -240,6 +242,54 @@ TEST(damaged_files_are_errors) {
     zen_ctx_free(ctx);
 }
 
+/* An Adam7-interlaced RGB PNG (PIL cannot write one), written with libpng into memory. */
+typedef struct {
+    unsigned char *p;
+    size_t n;
+} membuf;
+static void mem_write(png_structp png, png_bytep data, png_size_t len) {
+    membuf *m = png_get_io_ptr(png);
+    m->p = realloc(m->p, m->n + len);
+    memcpy(m->p + m->n, data, len);
+    m->n += len;
+}
+static void mem_flush(png_structp png) { (void)png; }
+
+TEST(interlaced_png) {
+    enum { W = 13, H = 9 };
+    unsigned char px[H][W * 3];
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W * 3; x++) px[y][x] = (unsigned char)(y * 29 + x * 7);
+    membuf m = {0};
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    if (setjmp(png_jmpbuf(png))) {
+        CHECK(!"libpng write failed");
+        png_destroy_write_struct(&png, &info);
+        free(m.p);
+        return;
+    }
+    png_set_write_fn(png, &m, mem_write, mem_flush);
+    png_set_IHDR(png, info, W, H, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_ADAM7, PNG_COMPRESSION_TYPE_DEFAULT,
+                 PNG_FILTER_TYPE_DEFAULT);
+    png_bytep rows[H];
+    for (int y = 0; y < H; y++) rows[y] = px[y];
+    png_set_rows(png, info, rows);
+    png_write_png(png, info, PNG_TRANSFORM_IDENTITY, NULL);
+    png_destroy_write_struct(&png, &info);
+    zen_ctx *ctx = zen_ctx_new();
+    zen_array *a = zen_image_decode(ctx, m.p, m.n, "adam7.png", 0, 0);
+    CHECK_OK(ctx, a);
+    CHECK(a && a->shape[0] == H && a->shape[1] == W && a->shape[2] == 3);
+    int wrong = 0;
+    for (int y = 0; a && y < H; y++)
+        for (int x = 0; x < W * 3; x++) wrong += ((float *)a->data)[y * W * 3 + x] != px[y][x];
+    CHECK(wrong == 0);
+    zen_array_free(a);
+    zen_ctx_free(ctx);
+    free(m.p);
+}
+
 /* Random byte changes anywhere in a file: each decode succeeds or fails with a message
  * naming the file (run under ASan, this is the memory-safety check of both decoders). */
 TEST(mutated_files_never_crash) {
@@ -277,5 +327,5 @@ TEST(mutated_files_never_crash) {
 int main(void) {
     return RUN_TESTS(png_layouts_decode_as_stored, jpeg_matches_pil, channel_conversion_invert_and_scale,
                      resize_matches_references, input_layouts, images_fit_model_inputs, damaged_files_are_errors,
-                     mutated_files_never_crash);
+                     interlaced_png, mutated_files_never_crash);
 }
