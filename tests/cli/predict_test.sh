@@ -70,4 +70,17 @@ if edit_model logits; then
         { for (i = 1; i <= NF; i++) if ($i != a[FNR, i] && (FNR == 1 || (i - 1) % 3 != 0 || ($i - a[FNR, i]) ^ 2 > 1e-10)) exit 1 }' \
         "$tmp/npy.csv" "$tmp/out"
 fi
+# a model of int32 token ids (Embedding): NPY/CSV ids load as i32, unscaled
+if edit_model tokens; then
+    printf '0,0,0,0\n4,4,4,4\n1,1,1,1\n2,1,1,1\n' >"$tmp/ids.csv"
+    expect 0 "3,1,1,0.982014" -- predict "$tmp/tokens.zen" "$tmp/ids.csv" --format csv --top 1
+    check "classes of the token sums 0, 16, 4, 5" [ "$(tail -n +2 "$tmp/out" | cut -d, -f2 | tr -d '\n')" = 0101 ]
+    /usr/bin/python3 -c 'import numpy as np, sys; np.save(sys.argv[1], np.array([[0, 0, 0, 0], [4, 4, 4, 4], [1, 1, 1, 1], [2, 1, 1, 1]], np.int32))' "$tmp/ids.npy"
+    expect 0 "3,1,1,0.982014" -- predict "$tmp/tokens.zen" "$tmp/ids.npy" --format csv --top 1
+    printf '0,0,0,0.5\n' >"$tmp/half.csv"
+    expect 1 "value 0.5 (number 3) is not an integer; the model takes i32 inputs" -- predict "$tmp/tokens.zen" "$tmp/half.csv"
+    expect 1 "the model takes integer inputs (token ids), not images" -- predict "$tmp/tokens.zen" "$bars/horizontal.png"
+    printf '0,0,0,0,0\n1,4,4,4,4\n0,1,1,1,1\n1,2,1,1,1\n' >"$tmp/ids_labelled.csv"
+    expect 0 "accuracy: 1.0000 (4 of 4 right)" -- eval "$tmp/tokens.zen" "$tmp/ids_labelled.csv"
+fi
 finish

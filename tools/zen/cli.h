@@ -24,6 +24,8 @@ zen_model *cli_load_model(const char *cmd, zen_ctx *ctx, const char *path);
 cJSON *cli_model_header(const char *cmd, const char *path, long long *file_size);
 /* The parsed "compile" metadata ({"loss", "metrics", "optimizer"}), or NULL. */
 cJSON *cli_model_compile(const cJSON *header);
+/* Does the model's Input layer take integers (config "dtype" int32...)? */
+bool cli_model_int_input(const cJSON *header);
 /* What a path holds, by its first bytes (gzip is looked into); CLI_BAD after a message. */
 typedef enum { CLI_BAD, CLI_DIR, CLI_IMAGE, CLI_IDX, CLI_NPY, CLI_CSV } cli_kind;
 cli_kind cli_sniff(const char *cmd, const char *path);
@@ -33,6 +35,7 @@ typedef struct cli_data_opts {
     zen_csv_opts csv;
     bool csv_has_label; /* --label-col/--label-name given (predict: that column is dropped) */
     bool no_scale;      /* u8 IDX/NPY data stays 0..255 */
+    bool int_input;     /* the model takes i32 inputs (token ids): loaded as i32, unscaled */
 } cli_data_opts;
 /* Parses --header, --label-col, --label-name, --delimiter, --no-scale at argv[*i]: 1 when
  * taken (and *i moved past its value), 0 when not one of them, -1 after a message. */
@@ -40,6 +43,8 @@ int cli_csv_flag(const char *cmd, int argc, char **argv, int *i, cli_data_opts *
 /* Samples of an IDX, NPY or CSV file as f32 [N, ...] (u8 scaled to [0, 1] unless no_scale;
  * a CSV without a label option is all features). */
 zen_array *cli_load_samples(const char *cmd, zen_ctx *ctx, const char *path, cli_kind kind, const cli_data_opts *o);
+/* f32 samples that are all integers as a new i32 array (f is freed); NULL after a message. */
+zen_array *cli_to_i32(const char *cmd, zen_ctx *ctx, const char *path, zen_array *f);
 /* Reshapes x to [N, model input] when a sample has as many values (or x is one sample
  * without a sample axis); else prints both shapes and returns -1. */
 int cli_fit_input(const char *cmd, zen_model *m, zen_array *x, const char *what);

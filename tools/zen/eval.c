@@ -180,8 +180,9 @@ int cmd_eval(int argc, char **argv) {
     zen_dataset *test = NULL;
     zen_confusion *conf = NULL;
     cJSON *header = NULL, *comp = NULL;
-    if (!(header = cli_model_header("eval", model_path, NULL)) || !(m = cli_load_model("eval", ctx, model_path))) goto done;
+    if (!(m = cli_load_model("eval", ctx, model_path)) || !(header = cli_model_header("eval", model_path, NULL))) goto done;
     comp = cli_model_compile(header);
+    data.int_input = cli_model_int_input(header);
 
     if (dir) {
         zen_dataset *train = NULL;
@@ -204,6 +205,7 @@ int cmd_eval(int argc, char **argv) {
         x = d->x, y = d->y;
         d->x = d->y = NULL;
         zen_dataset_free(d);
+        if (data.int_input && !(x = cli_to_i32("eval", ctx, data_arg, x))) goto done;
     } else {
         if (!(x = cli_load_samples("eval", ctx, data_arg, kind, &data)) || !(y = load_labels(ctx, labels_path, lkind))) goto done;
     }

@@ -50,6 +50,22 @@ cJSON *cli_model_compile(const cJSON *header) {
     return c ? cJSON_Parse(c) : NULL;
 }
 
+bool cli_model_int_input(const cJSON *header) {
+    const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(header, "__metadata__"), "model"));
+    cJSON *spec = text ? cJSON_Parse(text) : NULL, *l;
+    bool is_int = false;
+    cJSON_ArrayForEach(l, cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "config"), "layers")) {
+        const char *cls = cJSON_GetStringValue(cJSON_GetObjectItem(l, "class_name"));
+        if (cls && (!strcmp(cls, "Input") || !strcmp(cls, "InputLayer"))) {
+            const char *dt = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(l, "config"), "dtype"));
+            is_int = dt && strstr(dt, "int"); /* as zen_model_predict decides */
+            break;
+        }
+    }
+    cJSON_Delete(spec);
+    return is_int;
+}
+
 /* The first bytes of a file, decompressed when it is gzip. */
 static size_t peek(const char *path, unsigned char *buf, size_t n, bool *gzip) {
     FILE *f = fopen(path, "rb");
@@ -103,8 +119,31 @@ static zen_array *load_scaled(zen_ctx *ctx, zen_array *(*load)(zen_ctx *, const 
     return load(ctx, path, ZEN_F32, 0);
 }
 
+/* f32 values that are all integers as i32 (token ids from a CSV); NULL and a message else. */
+zen_array *cli_to_i32(const char *cmd, zen_ctx *ctx, const char *path, zen_array *f) {
+    zen_array *a = f ? zen_array_new(ctx, ZEN_I32, f->ndim, f->shape) : NULL;
+    for (int64_t i = 0; a && i < zen_array_numel(f); i++) {
+        float v = ((const float *)f->data)[i];
+        if (v != floorf(v) || fabsf(v) > 2147483520.0f) {
+            fprintf(stderr, "zen %s: %s: value %g (number %lld) is not an integer; the model takes i32 inputs\n", cmd,
+                    path, v, (long long)i);
+            zen_array_free(a);
+            a = NULL;
+        } else {
+            ((int32_t *)a->data)[i] = (int32_t)v;
+        }
+    }
+    zen_array_free(f);
+    return a;
+}
+
 zen_array *cli_load_samples(const char *cmd, zen_ctx *ctx, const char *path, cli_kind kind, const cli_data_opts *o) {
     zen_array *x = NULL;
+    if (o->int_input && (kind == CLI_IDX || kind == CLI_NPY)) { /* token ids: as stored, no scaling */
+        x = (kind == CLI_IDX ? zen_load_idx : zen_load_npy)(ctx, path, ZEN_I32, 0);
+        if (!x) fprintf(stderr, "zen %s: %s (the model takes i32 inputs)\n", cmd, zen_ctx_error(ctx));
+        return x;
+    }
     if (kind == CLI_IDX) x = load_scaled(ctx, zen_load_idx, path, !o->no_scale);
     else if (kind == CLI_NPY) x = load_scaled(ctx, zen_load_npy, path, !o->no_scale);
     else if (kind == CLI_CSV) {
@@ -130,6 +169,7 @@ zen_array *cli_load_samples(const char *cmd, zen_ctx *ctx, const char *path, cli
         return NULL;
     }
     if (!x) fprintf(stderr, "zen %s: %s\n", cmd, zen_ctx_error(ctx) ? zen_ctx_error(ctx) : "cannot load the data");
+    else if (o->int_input) x = cli_to_i32(cmd, ctx, path, x);
     return x;
 }
 

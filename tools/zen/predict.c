@@ -295,8 +295,14 @@ int cmd_predict(int argc, char **argv) {
     zen_ctx *ctx = zen_ctx_new();
     if (threads) zen_ctx_set_threads(ctx, (int)threads);
     zen_array *x = NULL, *y = NULL;
-    zen_model *m = cli_load_model("predict", ctx, model_path);
-    if (!m) goto done;
+    zen_model *m = NULL;
+    cJSON *header = NULL;
+    if (!(m = cli_load_model("predict", ctx, model_path)) || !(header = cli_model_header("predict", model_path, NULL))) goto done;
+    data.int_input = cli_model_int_input(header);
+    if (kind == CLI_IMAGE && data.int_input) {
+        fprintf(stderr, "zen predict: the model takes integer inputs (token ids), not images\n");
+        goto done;
+    }
     int64_t in_shape[ZEN_MAX_DIMS], out_shape[ZEN_MAX_DIMS];
     int in_nd = zen_model_input_shape(m, 0, in_shape), out_nd = zen_model_output_shape(m, 0, out_shape);
     if (kind == CLI_IMAGE) {
@@ -345,6 +351,7 @@ int cmd_predict(int argc, char **argv) {
     }
     rc = 0;
 done:
+    cJSON_Delete(header);
     zen_array_free(x);
     zen_array_free(y);
     zen_model_free(m);
