@@ -35,7 +35,7 @@ test-asan: build-asan
 	cd build-asan && ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1} UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j$(JOBS)
 
-test: test-release test-asan
+test: test-release test-asan fuzz-smoke
 
 # The reference Keras example: Conv2D(32) -> MaxPooling2D -> Flatten -> Dense(128) ->
 # Dense(10), adam, categorical_crossentropy, 5 epochs, batch 64, validation_split 0.2.
@@ -48,3 +48,13 @@ bench: build
 
 clean:
 	rm -rf build build-asan
+
+# The model-file loader under libFuzzer (clang-14, ASan/UBSan; tests/fuzz/run.sh builds it in
+# build-fuzz/): 20 s in `make test`; `make fuzz FUZZ_SECONDS=600` for a longer run.
+FUZZ_SECONDS ?= 600
+.PHONY: fuzz fuzz-smoke
+fuzz-smoke: setup
+	tests/fuzz/run.sh 20
+
+fuzz: setup
+	tests/fuzz/run.sh $(FUZZ_SECONDS)

@@ -659,12 +659,6 @@ ZEN_API zen_model *zen_model_from_json(zen_ctx *ctx, const char *json);
  * totals, and the estimated training memory for batch_size from the memory planner. */
 ZEN_API int zen_model_summary(zen_model *m, FILE *out, int batch_size);
 
-/* Optional labels of the output's classes (copied), kept in the spec as "class_names" and
- * so in model files; `zen predict`, `zen eval` and `zen serve` show them. n = 0 clears. */
-ZEN_API int zen_model_set_class_names(zen_model *m, int n, const char *const *names);
-ZEN_API int zen_model_n_class_names(const zen_model *m);
-ZEN_API const char *zen_model_class_name(const zen_model *m, int i); /* NULL when i is out of range */
-
 ZEN_API int64_t zen_model_n_params(const zen_model *m, bool trainable_only);
 /* Shape (no batch dim) of input i (or output i) of a built model; returns its ndim, or -1. */
 ZEN_API int zen_model_input_shape(const zen_model *m, int i, int64_t *shape);
@@ -786,6 +780,17 @@ typedef struct zen_fit_opts {
     zen_callback *const *callbacks;     /* not owned */
     int ncallbacks;
     const char *plot_path;              /* when set, an SVG of the curves is written at the end */
+    /* Checkpoints: the model file plus everything fit needs to continue the same run (the
+     * optimizer's state arrays, iterations and learning rate, the shuffling generator and
+     * sample order, the epoch, the history so far). A resumed run gives the weights and
+     * history, bit for bit, that the uninterrupted run gives (same machine and threads). */
+    const char *checkpoint_path;        /* when set, a checkpoint is written there (atomically)
+                                           after every epoch */
+    const char *resume_path;            /* when set, a checkpoint of this model (same spec and
+                                           optimizer) to continue from: its weights and state are
+                                           loaded, training starts at its epoch (initial_epoch must
+                                           be 0 or that epoch), seed and shuffle come from it, and
+                                           the history returned starts with its epochs */
 } zen_fit_opts;
 /* Keras's defaults (the values in the comments above). */
 ZEN_API zen_fit_opts zen_fit_defaults(void);
@@ -810,6 +815,19 @@ ZEN_API zen_array *zen_model_predict(zen_model *m, const zen_array *x, int batch
  * atomically (temporary file, fsync, rename). */
 ZEN_API int zen_model_save(zen_model *m, const char *path);
 ZEN_API zen_model *zen_model_load(zen_ctx *ctx, const char *path);
+/* zen_model_load also reads checkpoints (zen_fit_opts.checkpoint_path): the model comes
+ * back compiled, with its optimizer's state; the training state is left for resume_path.
+ * Every problem with a file (truncated, a bad header, offsets that overlap or leave gaps,
+ * unknown dtypes, missing or extra tensors, shapes that do not fit the spec) is an error
+ * naming the file and the problem; the format is described in README.md. */
+
+/* Optional class labels, saved in the model file (__metadata__ "class_names") and in the
+ * JSON spec ("class_names" beside "config", so a spec can declare them): names[i]
+ * labels output i. n 0 clears them. Returns 0 or -1 (NULL or empty names). */
+ZEN_API int zen_model_set_class_names(zen_model *m, int n, const char *const *names);
+ZEN_API int zen_model_n_class_names(const zen_model *m);
+/* The label of class i, or NULL when there is none. */
+ZEN_API const char *zen_model_class_name(const zen_model *m, int i);
 
 /* An SVG plot of a history's curves: loss and val_loss in one panel, the other metrics and
  * their val_ in another; axes, ticks, labels and a legend. Returns 0 or -1. */

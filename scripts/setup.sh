@@ -20,6 +20,8 @@ PACKAGES=(
   libpng-dev             # libpng: PNG images (src/data/image.c; zen predict)
   libjpeg-dev            # libjpeg(-turbo): JPEG images (src/data/image.c; zen predict)
   python3-pil            # PIL: writes the image test fixtures (tests/fixtures/images/make_images.py)
+  clang-14               # libFuzzer (-fsanitize=fuzzer) for the model-file fuzzer (tests/fuzz/run.sh)
+  libomp-14-dev          # OpenMP for clang builds (the fuzzer build in build-fuzz/)
 )
 
 missing=()

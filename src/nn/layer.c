@@ -372,6 +372,14 @@ zen_tensor *zen__layer_add_weight(zen_layer *l, zen_model *m, const char *name, 
     } else {
         snprintf(spec, sizeof spec, "%s", initializer);
     }
+    if (m->weight_budget > 0) { /* see zen_model.weight_budget (the limit plus one) */
+        int64_t bytes = 4;
+        for (int d = 0; d < ndim; d++)
+            if (shape[d] < 0 || __builtin_mul_overflow(bytes, shape[d], &bytes)) bytes = INT64_MAX;
+        if (bytes > m->weight_budget - 1)
+            return zen__layer_fail(l, "weight %s needs more bytes than the model file holds", name), NULL;
+        m->weight_budget -= bytes;
+    }
     zen_tensor *t = trainable ? zen_param(l->ctx, ZEN_F32, ndim, shape) : zen_const(l->ctx, ZEN_F32, ndim, shape);
     if (!t) return NULL;
     snprintf(t->name, sizeof t->name, "%s/%s", l->name, name);

@@ -19,36 +19,12 @@ void zen__trainer_free(struct zen_trainer *t); /* src/train */
 void zen_model_free(zen_model *m) {
     if (!m) return;
     zen__trainer_free(m->trainer);
-    zen_model_set_class_names(m, 0, NULL);
+    for (int i = 0; i < m->nclass_names; i++) free(m->class_names[i]);
+    free(m->class_names);
     for (int i = 0; i < m->nlayers; i++) zen_layer_free(m->layers[i]);
     free(m->layers);
     free(m->nodes);
     free(m);
-}
-
-int zen_model_set_class_names(zen_model *m, int n, const char *const *names) {
-    if (!m) return -1;
-    if (n < 0 || (n > 0 && !names)) return zen__fail(m->ctx, "zen_model_set_class_names: %d names given", n), -1;
-    char **copy = n ? calloc((size_t)n, sizeof *copy) : NULL;
-    if (n && !copy) return zen__fail(m->ctx, "zen_model_set_class_names: out of memory"), -1;
-    for (int i = 0; i < n; i++) {
-        if (!names[i] || !(copy[i] = strdup(names[i]))) {
-            for (int j = 0; j < i; j++) free(copy[j]);
-            free(copy);
-            return zen__fail(m->ctx, "zen_model_set_class_names: name %d is %s", i, names[i] ? "out of memory" : "NULL"), -1;
-        }
-    }
-    for (int i = 0; i < m->nclass_names; i++) free(m->class_names[i]);
-    free(m->class_names);
-    m->class_names = copy;
-    m->nclass_names = n;
-    return 0;
-}
-
-int zen_model_n_class_names(const zen_model *m) { return m ? m->nclass_names : 0; }
-
-const char *zen_model_class_name(const zen_model *m, int i) {
-    return m && i >= 0 && i < m->nclass_names ? m->class_names[i] : NULL;
 }
 
 int zen_model_n_layers(const zen_model *m) { return m ? m->nlayers : 0; }

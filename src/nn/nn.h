@@ -85,8 +85,12 @@ struct zen_model {
     bool built;
     uint64_t seed;
     struct zen_trainer *trainer; /* set by compile (src/train) */
-    char **class_names;          /* labels of the output's classes (nclass_names), or NULL */
+    /* Model files (src/train/save.c, load.c). */
+    char **class_names; /* zen_model_set_class_names; owned */
     int nclass_names;
+    /* When positive, build refuses weights beyond weight_budget - 1 bytes in all: a model
+     * file's loader sets it from the file's data size, so a hostile spec cannot allocate more. */
+    int64_t weight_budget;
 };
 
 /* A graph of the model for one batch size and mode. */

@@ -112,8 +112,10 @@ static int ref_list(const cJSON *list, layer_ref *refs, int cap) {
     return n;
 }
 
-static zen_model *spec_fail(zen_model *m, const char *fmt, const char *a, const char *b) {
+/* The message is made before root is freed: a and b may point into it. */
+static zen_model *spec_fail(zen_model *m, cJSON *root, const char *fmt, const char *a, const char *b) {
     zen__fail(m->ctx, fmt, a, b);
+    cJSON_Delete(root);
     zen_model_free(m);
     return NULL;
 }
@@ -136,15 +138,19 @@ zen_model *zen_model_from_json(zen_ctx *ctx, const char *json) {
     }
     bool functional = strcmp(cls, "Sequential") != 0;
     if (functional && strcmp(cls, "Functional") && strcmp(cls, "Model")) {
+        /* the message first: cls points into root */
+        zen__fail(ctx, "model spec: class_name must be Sequential, Functional or Model, got '%s'", cls);
         cJSON_Delete(root);
-        return zen__fail(ctx, "model spec: class_name must be Sequential, Functional or Model, got '%s'", cls);
+        return NULL;
     }
     zen_model *m = zen_model_new(ctx, cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "name")));
     cJSON *layers = cJSON_GetObjectItem(cfg, "layers");
-    if (!m || !cJSON_IsArray(layers) || cJSON_GetArraySize(layers) == 0) {
+    if (!m) {
         cJSON_Delete(root);
-        return m ? spec_fail(m, "model spec: config.layers must be a non-empty list%s%s", "", "") : NULL;
+        return NULL;
     }
+    if (!cJSON_IsArray(layers) || cJSON_GetArraySize(layers) == 0)
+        return spec_fail(m, root, "model spec: config.layers must be a non-empty list%s%s", "", "");
     int index = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, layers) {
@@ -152,8 +158,7 @@ zen_model *zen_model_from_json(zen_ctx *ctx, const char *json) {
         snprintf(where, sizeof where, "%d", index++);
         const char *lcls = cJSON_GetStringValue(cJSON_GetObjectItem(e, "class_name"));
         if (!lcls) {
-            cJSON_Delete(root);
-            return spec_fail(m, "model spec: layers[%s] has no class_name%s", where, "");
+            return spec_fail(m, root, "model spec: layers[%s] has no class_name%s", where, "");
         }
         const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(e, "name"));
         bool reuse = cJSON_IsTrue(cJSON_GetObjectItem(e, "reuse"));
@@ -161,8 +166,7 @@ zen_model *zen_model_from_json(zen_ctx *ctx, const char *json) {
         if (reuse) { /* a shared layer applied again */
             l = layer_named(m, name);
             if (!l) {
-                cJSON_Delete(root);
-                return spec_fail(m, "model spec: layers[%s] reuses '%s', which is not defined before it", where,
+                return spec_fail(m, root, "model spec: layers[%s] reuses '%s', which is not defined before it", where,
                                  name ? name : "(no name)");
             }
         } else {
@@ -193,10 +197,9 @@ zen_model *zen_model_from_json(zen_ctx *ctx, const char *json) {
             }
             if (bad) {
                 if (!reuse) zen_layer_free(l);
-                cJSON_Delete(root);
-                return *bad ? spec_fail(m, "model spec: layer '%s' reads '%s', which is not defined before it",
+                return *bad ? spec_fail(m, root, "model spec: layer '%s' reads '%s', which is not defined before it",
                                         name ? name : where, bad)
-                            : spec_fail(m, "model spec: layer '%s' needs inbound_nodes (the names of its inputs)%s",
+                            : spec_fail(m, root, "model spec: layer '%s' needs inbound_nodes (the names of its inputs)%s",
                                         name ? name : where, "");
             }
             id = zen_model_apply(m, l, n, inputs);
@@ -214,13 +217,11 @@ zen_model *zen_model_from_json(zen_ctx *ctx, const char *json) {
         for (int k = 0; k < n; k++) {
             ids[k] = node_of(m, refs[k]);
             if (ids[k] < 0) {
-                cJSON_Delete(root);
-                return spec_fail(m, "model spec: output layer '%s' is not defined%s", refs[k].name ? refs[k].name : "?", "");
+                return spec_fail(m, root, "model spec: output layer '%s' is not defined%s", refs[k].name ? refs[k].name : "?", "");
             }
         }
         if (n <= 0 || zen_model_set_outputs(m, n, ids) != 0) {
-            cJSON_Delete(root);
-            return spec_fail(m, "model spec: output_layers must list 1 to 8 layer names%s%s", "", "");
+            return spec_fail(m, root, "model spec: output_layers must list 1 to 8 layer names%s%s", "", "");
         }
     }
     /* Optional labels of the output classes: "class_names": ["cat", "dog", ...]. */
@@ -233,9 +234,8 @@ zen_model *zen_model_from_json(zen_ctx *ctx, const char *json) {
         int rc = ok ? zen_model_set_class_names(m, n, list) : -1;
         free(list);
         if (!ok || rc != 0) {
-            cJSON_Delete(root);
-            if (ok) return zen_model_free(m), NULL; /* out of memory, recorded */
-            return spec_fail(m, "model spec: class_names must be a non-empty list of strings%s%s", "", "");
+            if (ok) return cJSON_Delete(root), zen_model_free(m), NULL; /* out of memory, recorded */
+            return spec_fail(m, root, "model spec: class_names must be a non-empty list of strings%s%s", "", "");
         }
     }
     cJSON_Delete(root);

@@ -362,6 +362,14 @@ fail:
 
 /* ---- fit ---- */
 
+static void drop_graphs(zen_trainer *t) {
+    for (int i = 0; i < MAX_GRAPHS; i++) {
+        free_cached(&t->graphs->train[i]);
+        free_cached(&t->graphs->eval[i]);
+        free_cached(&t->graphs->predict[i]);
+    }
+}
+
 void zen_history_free(zen_history *h) {
     if (!h) return;
     free(h->logs);
@@ -433,6 +441,7 @@ zen_history *zen_model_fit(zen_model *m, const zen_dataset *train, const zen_fit
     }
     zen_history *h = NULL;
     int64_t *order = NULL;
+    zen_train_state resume = {0};
     zen_batch_iter *it = NULL;
     zen_progress *prog = NULL;
     if (val && check_dataset(m, val, "zen_model_fit (validation_data)", true) != 0) goto fail;
@@ -444,15 +453,30 @@ zen_history *zen_model_fit(zen_model *m, const zen_dataset *train, const zen_fit
         zen__fail(ctx, "zen_model_fit: no training samples");
         goto fail;
     }
+    /* Resuming: the checkpoint's weights, optimizer state, epoch, seed, order and history. */
+    if (o.resume_path) {
+        if (zen__checkpoint_load(m, o.resume_path, tr->n, o.initial_epoch, &resume) != 0) goto fail;
+        drop_graphs(t); /* built with the seed before the checkpoint's */
+        o.initial_epoch = resume.epoch;
+        o.seed = resume.seed;
+        o.shuffle = resume.shuffle;
+    }
+    int prior = resume.history ? resume.history->epochs : 0;
     h = calloc(1, sizeof *h);
     order = malloc((size_t)tr->n * sizeof *order);
-    if (h) h->logs = calloc((size_t)(o.epochs > 0 ? o.epochs : 1), sizeof *h->logs);
+    if (h) h->logs = calloc((size_t)(prior + (o.epochs > 0 ? o.epochs : 1)), sizeof *h->logs);
     if (!h || !order || !h->logs) {
         zen__fail(ctx, "zen_model_fit: out of memory");
         goto fail;
     }
     h->first_epoch = o.initial_epoch;
     zen_order_init(order, tr->n);
+    if (resume.history) { /* the history goes on from the checkpoint's */
+        h->first_epoch = resume.history->first_epoch;
+        memcpy(h->logs, resume.history->logs, (size_t)prior * sizeof *h->logs);
+        h->epochs = prior;
+        memcpy(order, resume.order, (size_t)tr->n * sizeof *order);
+    }
     it = zen_batch_iter_new(ctx, tr, order, tr->n, (zen_batch_opts){.batch_size = o.batch_size, .prefetch = true});
     if (!it) goto fail;
     /* Build the graphs before the first step, so a shape error shows before any training. */
@@ -461,6 +485,7 @@ zen_history *zen_model_fit(zen_model *m, const zen_dataset *train, const zen_fit
 
     zen_rng rng;
     zen_rng_seed(&rng, o.seed);
+    if (o.resume_path) rng = resume.rng;
     int64_t steps = zen_batch_iter_nbatches(it);
     prog = zen__progress_new(o.verbose, o.epochs);
     zen_fit_state st = {.model = m, .opt = t->opt, .epochs = o.epochs, .steps = (int)steps,
@@ -472,7 +497,8 @@ zen_history *zen_model_fit(zen_model *m, const zen_dataset *train, const zen_fit
         st.epoch = epoch;
         /* Resuming at initial_epoch replays the shuffles of the epochs before it. */
         if (o.shuffle)
-            for (int e = epoch == o.initial_epoch ? 0 : epoch; e <= epoch; e++) zen_shuffle(&rng, order, tr->n);
+            for (int e = epoch == o.initial_epoch && !o.resume_path ? 0 : epoch; e <= epoch; e++)
+                zen_shuffle(&rng, order, tr->n);
         if (zen_batch_iter_reset(it, order) != 0) {
             failed = true;
             break;
@@ -541,6 +567,14 @@ zen_history *zen_model_fit(zen_model *m, const zen_dataset *train, const zen_fit
         zen__progress_epoch_end(prog, logs, zen_time_seconds() - t0);
         if (run_callbacks(o.callbacks, o.ncallbacks, &st, 2, epoch, logs)) st.stop = true;
         if (st.stop) h->stopped_early = true;
+        if (o.checkpoint_path) { /* after the callbacks: ReduceLROnPlateau's change is kept */
+            zen_train_state ts = {.epoch = epoch + 1, .seed = o.seed, .shuffle = o.shuffle, .batch_size = o.batch_size,
+                                  .rng = rng, .order = order, .n = tr->n, .history = h};
+            if (zen__model_write(m, o.checkpoint_path, &ts) != 0) {
+                failed = true;
+                break;
+            }
+        }
     }
     /* Callbacks end also after a failure (EarlyStopping puts the best weights back). */
     run_callbacks(o.callbacks, o.ncallbacks, &st, 3, 0, NULL);
@@ -549,10 +583,14 @@ zen_history *zen_model_fit(zen_model *m, const zen_dataset *train, const zen_fit
     zen__progress_free(prog);
     zen_batch_iter_free(it);
     free(order);
+    free(resume.order);
+    zen_history_free(resume.history);
     zen_dataset_free(own_train);
     zen_dataset_free(own_val);
     return h;
 fail:
+    free(resume.order);
+    zen_history_free(resume.history);
     zen__progress_free(prog);
     zen_batch_iter_free(it);
     free(order);

@@ -487,3 +487,24 @@ int zen_optimizer_step(zen_optimizer *opt, int n, zen_tensor *const *params) {
     }
     return 0;
 }
+
+/* ---- state, for checkpoints (src/train/checkpoint.c) ---- */
+
+int zen__optimizer_bind(zen_optimizer *opt, int n, zen_tensor *const *params) { return bind_params(opt, n, params); }
+
+int zen__optimizer_nslots(const zen_optimizer *opt) { return opt->type->slots(opt); }
+
+/* Keras's names for the state arrays, in slot order (see each type's update). */
+const char *zen__optimizer_slot_name(const zen_optimizer *opt, int k) {
+    const char *cls = opt->type->class_name;
+    if (!strcmp(cls, "SGD")) return "momentum";
+    if (!strcmp(cls, "Adam") || !strcmp(cls, "AdamW")) return k == 0 ? "m" : k == 1 ? "v" : "vhat";
+    if (!strcmp(cls, "Adagrad")) return "accumulator";
+    if (!strcmp(cls, "RMSprop")) {
+        if (k == 0) return "velocity";
+        if (k == 1 && opt->hp.momentum > 0) return "momentum";
+        return "average_gradient";
+    }
+    static const char *generic[ZEN_OPT_MAX_SLOTS] = {"slot0", "slot1", "slot2", "slot3"};
+    return k >= 0 && k < ZEN_OPT_MAX_SLOTS ? generic[k] : "slot";
+}

@@ -1,21 +1,22 @@
-/* save.c — the model file: a safetensors file (8-byte little-endian header length, a JSON
- * header, then the tensor bytes) whose __metadata__ holds
- *   "format": "zen", "zen_version", "model": the JSON spec, "compile": loss, metrics and
- *   optimizer (class and config), when the model was compiled;
- * and whose tensors are the weights, named "<layer>/<weight>", f32 little-endian. The file
- * is written to a temporary name, synced, then renamed over the target. */
+/* save.c — writing model files and checkpoints, and the model's class names.
+ *
+ * A model file is a safetensors file (safetensors.h) whose __metadata__ holds
+ *   "format": "zen", "zen_version", "model": the JSON spec, "seed": the build seed (it keys
+ *   dropout masks), "compile": loss, metrics and
+ *   optimizer (class and config) when the model was compiled, "class_names": a JSON array
+ *   when set;
+ * and whose tensors are the weights, named "<layer>/<weight>", F32 little-endian. A
+ * checkpoint adds "optimizer_state" and "training_state" (JSON) to the metadata and the
+ * tensors "optimizer/<layer>/<weight>/<slot>" (F32), "training/order" (I64) and
+ * "training/history" (F64). README.md, "The .zen file format", is the full description. */
+#include "safetensors.h"
 #include "train.h"
 
-#include <errno.h>
-#include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#define ST_ALIGN 8
-
-static cJSON *compile_json(const zen_model *m) {
+static char *compile_json(const zen_model *m) {
     zen_trainer *t = m->trainer;
     if (!t || !t->opt) return NULL; /* not compiled (a trainer made by predict) */
     cJSON *c = cJSON_CreateObject();
@@ -26,188 +27,158 @@ static cJSON *compile_json(const zen_model *m) {
     cJSON_AddStringToObject(opt, "class_name", t->opt->type->class_name);
     cJSON *cfg = t->opt->config_json ? cJSON_Parse(t->opt->config_json) : cJSON_CreateObject();
     cJSON_AddItemToObject(opt, "config", cfg ? cfg : cJSON_CreateObject());
-    return c;
+    char *text = cJSON_PrintUnformatted(c);
+    cJSON_Delete(c);
+    return text;
 }
 
-static int write_all(int fd, const void *buf, size_t n) {
-    const char *p = buf;
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        p += w;
-        n -= (size_t)w;
+/* Doubles as decimal strings of 17 significant digits read back to the same bits. */
+static void add_double(cJSON *o, const char *key, double v) {
+    char b[40];
+    snprintf(b, sizeof b, "%.17g", v);
+    cJSON_AddStringToObject(o, key, b);
+}
+
+static void add_u64(cJSON *o, const char *key, uint64_t v) {
+    char b[24];
+    snprintf(b, sizeof b, "%" PRIu64, v);
+    cJSON_AddStringToObject(o, key, b);
+}
+
+static void meta_json(st_writer *w, const char *key, cJSON *value) {
+    char *text = cJSON_PrintUnformatted(value);
+    st_writer_meta(w, key, text ? text : "{}");
+    free(text);
+    cJSON_Delete(value);
+}
+
+/* The optimizer's scalars and slot names; its arrays are added as tensors. */
+static int add_optimizer_state(st_writer *w, zen_optimizer *opt) {
+    cJSON *s = cJSON_CreateObject();
+    cJSON_AddStringToObject(s, "class_name", opt->type->class_name);
+    add_u64(s, "iterations", (uint64_t)opt->iterations);
+    add_double(s, "initial_learning_rate", opt->schedule.initial); /* zen_optimizer_set_lr changes it */
+    add_double(s, "lr_scale", opt->lr_scale);
+    cJSON_AddNumberToObject(s, "params", opt->nparams);
+    int nslots = zen__optimizer_nslots(opt);
+    cJSON *names = cJSON_AddArrayToObject(s, "slots");
+    for (int k = 0; k < nslots; k++) cJSON_AddItemToArray(names, cJSON_CreateString(zen__optimizer_slot_name(opt, k)));
+    meta_json(w, "optimizer_state", s);
+    for (int i = 0; i < opt->nparams; i++) {
+        const zen_tensor *p = opt->params[i].param;
+        for (int k = 0; k < nslots; k++) {
+            char name[200];
+            snprintf(name, sizeof name, "optimizer/%s/%s", p->name, zen__optimizer_slot_name(opt, k));
+            if (st_writer_add(w, name, ST_F32, p->ndim, p->shape, opt->params[i].slot[k]) != 0) return -1;
+        }
     }
+    return 0;
+}
+
+static void add_training_state(st_writer *w, const zen_train_state *ts, double **hist_out) {
+    cJSON *s = cJSON_CreateObject();
+    cJSON_AddNumberToObject(s, "epoch", ts->epoch);
+    add_u64(s, "seed", ts->seed);
+    cJSON_AddBoolToObject(s, "shuffle", ts->shuffle);
+    cJSON_AddNumberToObject(s, "batch_size", ts->batch_size);
+    add_u64(s, "samples", (uint64_t)ts->n);
+    cJSON *rng = cJSON_AddArrayToObject(s, "rng");
+    for (int i = 0; i < 4; i++) {
+        char b[24];
+        snprintf(b, sizeof b, "%" PRIu64, ts->rng.s[i]);
+        cJSON_AddItemToArray(rng, cJSON_CreateString(b));
+    }
+    const zen_history *h = ts->history;
+    int rows = h ? h->epochs : 0, cols = rows ? h->logs[0].n : 0;
+    cJSON_AddNumberToObject(s, "first_epoch", h ? h->first_epoch : ts->epoch);
+    cJSON *names = cJSON_AddArrayToObject(s, "history");
+    for (int c = 0; c < cols; c++) cJSON_AddItemToArray(names, cJSON_CreateString(h->logs[0].names[c]));
+    meta_json(w, "training_state", s);
+    /* every epoch of a fit has the same logs; a name missing from a row reads as NaN */
+    double *v = rows && cols ? malloc((size_t)rows * (size_t)cols * sizeof *v) : NULL;
+    for (int r = 0; v && r < rows; r++)
+        for (int c = 0; c < cols; c++) v[r * cols + c] = zen_metrics_get(&h->logs[r], h->logs[0].names[c]);
+    *hist_out = v;
+    st_writer_add(w, "training/order", ST_I64, 1, (int64_t[]){ts->n}, ts->order);
+    if (v) st_writer_add(w, "training/history", ST_F64, 2, (int64_t[]){rows, cols}, v);
+}
+
+int zen__model_write(zen_model *m, const char *path, const zen_train_state *ts) {
+    zen_ctx *ctx = m->ctx;
+    const char *fn = ts ? "checkpoint" : "zen_model_save";
+    if (!m->built) return zen__fail(ctx, "%s: build the model first", fn), -1;
+    zen_optimizer *opt = m->trainer ? m->trainer->opt : NULL;
+    if (ts && !opt) return zen__fail(ctx, "%s: compile the model first", fn), -1;
+    st_writer w;
+    st_writer_init(&w);
+    st_writer_meta(&w, "format", "zen");
+    st_writer_meta(&w, "zen_version", ZEN_VERSION);
+    char *spec = zen_model_to_json(m);
+    st_writer_meta(&w, "model", spec ? spec : "{}");
+    free(spec);
+    char seed[24]; /* the build seed keys the dropout masks of training graphs */
+    snprintf(seed, sizeof seed, "%" PRIu64, m->seed);
+    st_writer_meta(&w, "seed", seed);
+    char *comp = compile_json(m);
+    if (comp) st_writer_meta(&w, "compile", comp);
+    free(comp);
+    if (m->nclass_names) {
+        cJSON *names = cJSON_CreateArray();
+        for (int i = 0; i < m->nclass_names; i++) cJSON_AddItemToArray(names, cJSON_CreateString(m->class_names[i]));
+        meta_json(&w, "class_names", names);
+    }
+    /* 8-byte tensors first, so every tensor starts aligned to its element size */
+    double *hist = NULL;
+    if (ts) add_training_state(&w, ts, &hist);
+    int rc = 0;
+    for (int i = 0; i < m->nlayers && !rc; i++)
+        for (int k = 0; k < m->layers[i]->nweights && !rc; k++) {
+            zen_tensor *t = m->layers[i]->weights[k];
+            char name[200];
+            snprintf(name, sizeof name, "%s/%s", m->layers[i]->name, m->layers[i]->weight_names[k]);
+            rc = st_writer_add(&w, name, ST_F32, t->ndim, t->shape, t->data);
+        }
+    if (ts && !rc) rc = add_optimizer_state(&w, opt);
+    char err[600] = "out of memory";
+    if (!rc) rc = st_write(&w, path, err, sizeof err);
+    st_writer_free(&w);
+    free(hist);
+    if (rc) return zen__fail(ctx, "%s: %s", fn, err), -1;
     return 0;
 }
 
 int zen_model_save(zen_model *m, const char *path) {
-    if (!m || !path) return -1;
-    zen_ctx *ctx = m->ctx;
-    if (!m->built) return zen__fail(ctx, "zen_model_save: build the model first"), -1;
-    cJSON *header = cJSON_CreateObject();
-    cJSON *meta = cJSON_AddObjectToObject(header, "__metadata__");
-    cJSON_AddStringToObject(meta, "format", "zen");
-    cJSON_AddStringToObject(meta, "zen_version", ZEN_VERSION);
-    char *spec = zen_model_to_json(m);
-    cJSON_AddStringToObject(meta, "model", spec ? spec : "{}");
-    free(spec);
-    cJSON *comp = compile_json(m);
-    if (comp) {
-        char *text = cJSON_PrintUnformatted(comp);
-        cJSON_AddStringToObject(meta, "compile", text);
-        free(text);
-        cJSON_Delete(comp);
-    }
-    size_t offset = 0;
-    for (int i = 0; i < m->nlayers; i++) {
-        zen_layer *l = m->layers[i];
-        for (int w = 0; w < l->nweights; w++) {
-            char name[128];
-            snprintf(name, sizeof name, "%s/%s", l->name, l->weight_names[w]);
-            cJSON *e = cJSON_AddObjectToObject(header, name);
-            cJSON_AddStringToObject(e, "dtype", "F32");
-            cJSON *shape = cJSON_AddArrayToObject(e, "shape");
-            for (int d = 0; d < l->weights[w]->ndim; d++)
-                cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)l->weights[w]->shape[d]));
-            size_t bytes = zen_nbytes(l->weights[w]);
-            cJSON *offs = cJSON_AddArrayToObject(e, "data_offsets");
-            cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)offset));
-            cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(offset + bytes)));
-            offset += bytes;
-        }
-    }
-    char *text = cJSON_PrintUnformatted(header);
-    cJSON_Delete(header);
-    if (!text) return zen__fail(ctx, "zen_model_save: out of memory"), -1;
-    size_t hlen = strlen(text), padded = (hlen + ST_ALIGN - 1) / ST_ALIGN * ST_ALIGN;
+    if (!m) return -1;
+    if (!path) return zen__fail(m->ctx, "zen_model_save: path is NULL"), -1;
+    return zen__model_write(m, path, NULL);
+}
 
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        free(text);
-        return zen__fail(ctx, "zen_model_save: cannot create %s: %s", tmp, strerror(errno)), -1;
-    }
-    unsigned char len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-    int rc = write_all(fd, len8, 8) | write_all(fd, text, hlen) | write_all(fd, "        ", padded - hlen);
-    free(text);
-    for (int i = 0; i < m->nlayers && !rc; i++)
-        for (int w = 0; w < m->layers[i]->nweights && !rc; w++)
-            rc = write_all(fd, m->layers[i]->weights[w]->data, zen_nbytes(m->layers[i]->weights[w]));
-    if (!rc) rc = fsync(fd);
-    if (close(fd) != 0) rc = -1;
-    if (!rc) rc = rename(tmp, path);
-    if (rc) {
-        int e = errno;
-        unlink(tmp);
-        return zen__fail(ctx, "zen_model_save: writing %s failed: %s", path, strerror(e)), -1;
-    }
+/* ---- class names ---- */
+
+int zen_model_set_class_names(zen_model *m, int n, const char *const *names) {
+    if (!m) return -1;
+    if (n < 0 || (n > 0 && !names))
+        return zen__fail(m->ctx, "zen_model_set_class_names: n must be >= 0 with a names array (got %d)", n), -1;
+    for (int i = 0; i < n; i++)
+        if (!names[i] || !names[i][0])
+            return zen__fail(m->ctx, "zen_model_set_class_names: name %d is %s", i, names[i] ? "empty" : "NULL"), -1;
+    char **copy = n ? calloc((size_t)n, sizeof *copy) : NULL;
+    for (int i = 0; copy && i < n; i++)
+        if (!(copy[i] = strdup(names[i]))) {
+            for (int j = 0; j < i; j++) free(copy[j]);
+            free(copy);
+            copy = NULL;
+        }
+    if (n && !copy) return zen__fail(m->ctx, "zen_model_set_class_names: out of memory"), -1;
+    for (int i = 0; i < m->nclass_names; i++) free(m->class_names[i]);
+    free(m->class_names);
+    m->class_names = copy;
+    m->nclass_names = n;
     return 0;
 }
 
-/* ---- loading ---- */
+int zen_model_n_class_names(const zen_model *m) { return m ? m->nclass_names : 0; }
 
-static zen_model *load_fail(zen_model *m, unsigned char *buf, cJSON *h) {
-    zen_model_free(m);
-    free(buf);
-    cJSON_Delete(h);
-    return NULL;
-}
-
-zen_model *zen_model_load(zen_ctx *ctx, const char *path) {
-    if (!ctx || !path) return NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return zen__fail(ctx, "zen_model_load: cannot open %s: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || sb.st_size < 8) {
-        fclose(f);
-        return zen__fail(ctx, "zen_model_load: %s: too short to be a model file", path);
-    }
-    size_t size = (size_t)sb.st_size;
-    unsigned char *buf = malloc(size);
-    if (!buf || fread(buf, 1, size, f) != size) {
-        fclose(f);
-        free(buf);
-        return zen__fail(ctx, "zen_model_load: %s: read failed", path);
-    }
-    fclose(f);
-    uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | buf[i];
-    if (hlen > size - 8) return zen__fail(ctx, "zen_model_load: %s: header length %llu is past the end of the file", path,
-                                          (unsigned long long)hlen), load_fail(NULL, buf, NULL);
-    cJSON *h = cJSON_ParseWithLength((const char *)buf + 8, (size_t)hlen);
-    if (!cJSON_IsObject(h)) return zen__fail(ctx, "zen_model_load: %s: the header is not a JSON object", path), load_fail(NULL, buf, h);
-    cJSON *meta = cJSON_GetObjectItem(h, "__metadata__");
-    const char *spec = cJSON_GetStringValue(cJSON_GetObjectItem(meta, "model"));
-    if (!spec) return zen__fail(ctx, "zen_model_load: %s: no model spec in __metadata__ (not a zen model file)", path),
-                      load_fail(NULL, buf, h);
-    zen_model *m = zen_model_from_json(ctx, spec);
-    if (!m || zen_model_build(m, 0) != 0) {
-        const char *why = zen_ctx_error(ctx) ? zen_ctx_error(ctx) : "?";
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", why);
-        zen_ctx_clear_error(ctx);
-        zen__fail(ctx, "zen_model_load: %s: the model spec is invalid: %s", path, msg);
-        return load_fail(m, buf, h);
-    }
-    const unsigned char *data = buf + 8 + hlen;
-    size_t data_size = size - 8 - (size_t)hlen;
-    for (int i = 0; i < m->nlayers; i++) {
-        zen_layer *l = m->layers[i];
-        for (int w = 0; w < l->nweights; w++) {
-            char name[128];
-            snprintf(name, sizeof name, "%s/%s", l->name, l->weight_names[w]);
-            cJSON *e = cJSON_GetObjectItem(h, name);
-            if (!e) return zen__fail(ctx, "zen_model_load: %s: tensor %s is missing", path, name), load_fail(m, buf, h);
-            const char *dt = cJSON_GetStringValue(cJSON_GetObjectItem(e, "dtype"));
-            cJSON *shape = cJSON_GetObjectItem(e, "shape"), *offs = cJSON_GetObjectItem(e, "data_offsets");
-            zen_tensor *t = l->weights[w];
-            bool ok = dt && !strcmp(dt, "F32") && cJSON_GetArraySize(shape) == t->ndim;
-            for (int d = 0; ok && d < t->ndim; d++) {
-                cJSON *v = cJSON_GetArrayItem(shape, d);
-                ok = cJSON_IsNumber(v) && v->valuedouble == (double)t->shape[d];
-            }
-            if (!ok) {
-                char want[96], got[160] = "[";
-                cJSON *v;
-                cJSON_ArrayForEach(v, shape) if (strlen(got) < 120) snprintf(got + strlen(got), sizeof got - strlen(got),
-                                                                             "%s%g", got[1] ? ", " : "", v->valuedouble);
-                snprintf(got + strlen(got), sizeof got - strlen(got), "]");
-                return zen__fail(ctx, "zen_model_load: %s: tensor %s must be F32 of shape %s, the file has %s of shape %s",
-                                 path, name, zen_shape_str(t, want, sizeof want), dt ? dt : "(no dtype)",
-                                 cJSON_IsArray(shape) ? got : "(none)"), load_fail(m, buf, h);
-            }
-            cJSON *o0 = cJSON_GetArrayItem(offs, 0), *o1 = cJSON_GetArrayItem(offs, 1);
-            if (cJSON_GetArraySize(offs) != 2 || !cJSON_IsNumber(o0) || !cJSON_IsNumber(o1))
-                return zen__fail(ctx, "zen_model_load: %s: tensor %s needs data_offsets [begin, end]", path, name),
-                       load_fail(m, buf, h);
-            double b = o0->valuedouble, end = o1->valuedouble;
-            if (!(b >= 0 && end >= b && end <= (double)data_size && end - b == (double)zen_nbytes(t) && b == floor(b)))
-                return zen__fail(ctx, "zen_model_load: %s: tensor %s has data_offsets [%.0f, %.0f]: "
-                                 "%zu bytes expected within the %zu data bytes of the file (truncated?)",
-                                 path, name, b, end, zen_nbytes(t), data_size), load_fail(m, buf, h);
-            memcpy(t->data, data + (size_t)b, zen_nbytes(t));
-        }
-    }
-    const char *comp = cJSON_GetStringValue(cJSON_GetObjectItem(meta, "compile"));
-    cJSON *c = comp ? cJSON_Parse(comp) : NULL;
-    if (c) {
-        cJSON *opt = cJSON_GetObjectItem(c, "optimizer");
-        char *ocfg = cJSON_PrintUnformatted(cJSON_GetObjectItem(opt, "config"));
-        zen_optimizer *o = zen_optimizer_new(ctx, cJSON_GetStringValue(cJSON_GetObjectItem(opt, "class_name")), ocfg);
-        free(ocfg);
-        const char *names[ZEN_MAX_METRICS];
-        int nm = 0;
-        cJSON *it;
-        cJSON_ArrayForEach(it, cJSON_GetObjectItem(c, "metrics")) if (nm < ZEN_MAX_METRICS / 2 - 1 && cJSON_IsString(it))
-            names[nm++] = it->valuestring;
-        int rc = zen_model_compile(m, o, cJSON_GetStringValue(cJSON_GetObjectItem(c, "loss")), nm, names);
-        cJSON_Delete(c);
-        if (rc != 0) return load_fail(m, buf, h);
-    }
-    free(buf);
-    cJSON_Delete(h);
-    return m;
+const char *zen_model_class_name(const zen_model *m, int i) {
+    return m && i >= 0 && i < m->nclass_names ? m->class_names[i] : NULL;
 }

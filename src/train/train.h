@@ -144,4 +144,39 @@ void zen__progress_interrupt(zen_progress *p);
 int zen__progress_mode(const zen_progress *p); /* 0 silent, 1 bar, 2 line per epoch */
 void zen__progress_free(zen_progress *p);
 
+/* ---- model files and checkpoints (save.c, load.c, checkpoint.c) ---- */
+
+/* Optimizer state (optimizer.c): binds the parameter list as the first step would (state
+ * arrays zeroed or initialised), the number of state arrays, and their Keras names. */
+int zen__optimizer_bind(zen_optimizer *opt, int n, zen_tensor *const *params);
+int zen__optimizer_nslots(const zen_optimizer *opt);
+const char *zen__optimizer_slot_name(const zen_optimizer *opt, int k);
+
+/* Where a fit stands after an epoch: what a checkpoint adds to the model file. */
+typedef struct zen_train_state {
+    int epoch;         /* epochs done: the next epoch to run */
+    uint64_t seed;     /* the fit's seed (dropout masks, shuffles) */
+    bool shuffle;
+    int batch_size;
+    zen_rng rng;       /* the shuffling generator after the last epoch's shuffle */
+    int64_t *order;    /* the last epoch's sample order, n entries */
+    int64_t n;
+    zen_history *history; /* the epochs so far */
+} zen_train_state;
+
+/* Writes m (weights, spec, compile, class names) to path atomically; with ts, a checkpoint:
+ * also the optimizer state and ts. Errors go to m->ctx, naming path. */
+int zen__model_write(zen_model *m, const char *path, const zen_train_state *ts);
+/* zen_model_load from memory (name is used in messages): what the fuzzer calls. */
+zen_model *zen__model_load_mem(zen_ctx *ctx, const unsigned char *buf, size_t size, const char *name);
+/* Loads a checkpoint of this model (same spec and optimizer class) into m: weights, build
+ * seed and optimizer state, and fills ts (zeroed by the caller; n: the training samples the
+ * order must cover; initial_epoch: 0 or the epoch the checkpoint must be at). The caller
+ * frees ts->order and ts->history. Nothing in m changes when it fails. The caller drops
+ * graphs built before (they hold the old seed). */
+int zen__checkpoint_load(zen_model *m, const char *path, int64_t n, int initial_epoch, zen_train_state *ts);
+/* The same from memory (path names it in messages): what the fuzzer calls. */
+int zen__checkpoint_load_mem(zen_model *m, const unsigned char *buf, size_t size, const char *path, int64_t n,
+                             int initial_epoch, zen_train_state *ts);
+
 #endif

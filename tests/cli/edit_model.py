@@ -4,7 +4,6 @@ for the CLI tests:  edit_model.py IN OUT MODE
   strip-compile  drop the compile settings (an uncompiled model)
   logits         make the last layer's activation linear (the model outputs logits)
   categorical    compile with categorical_crossentropy (one-hot targets) instead
-  add-tensor     add an 'optimizer/iterations' tensor beside the weights (training state)
   tokens         ignore IN; write a model of int32 token inputs (4 ids < 5): Embedding ->
                  Flatten -> Dense(2, softmax), class 1 when the ids add up to more than 4"""
 import json
@@ -51,9 +50,6 @@ elif mode == "categorical":
     comp = json.loads(meta["compile"])
     comp["loss"] = "categorical_crossentropy"
     meta["compile"] = json.dumps(comp)
-elif mode == "add-tensor":
-    header["optimizer/iterations"] = {"dtype": "F32", "shape": [1], "data_offsets": [len(data), len(data) + 4]}
-    data += struct.pack("<f", 15.0)
 else:
     sys.exit("unknown mode " + mode)
 write(header, data)

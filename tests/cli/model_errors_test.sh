@@ -48,7 +48,7 @@ expect 1 "(truncated?)" -- eval "$tmp/short.zen" "$bars"
 expect 1 "not a zen model file" -- summary "$bars/horizontal.png"
 expect 1 "cannot load the model" -- predict "$bars/horizontal.png" "$x"
 printf '\x10\x00\x00\x00\x00\x00\x00\x00{"a": 1}        ' >"$tmp/nospec.zen"
-expect 1 "no model spec in __metadata__ (not a zen model file)" -- predict "$tmp/nospec.zen" "$x"
+expect 1 "cannot load the model: $tmp/nospec.zen: " -- predict "$tmp/nospec.zen" "$x"
 
 # data that does not fit the model (1)
 expect 1 "has shape (7, 9, 2), but the model takes inputs of shape (N, 8, 8, 1)" -- predict "$m" "$fix/resize_in.npy"

@@ -227,6 +227,13 @@ TEST(test_damaged_files) {
     memcpy(c, b, n);
     c[5] = 0x7f; /* a header length of ~2^47 */
     spit(p, c, n);
+    expect_load_error(p, "is larger than the limit of 100000000 bytes");
+
+    memcpy(c, b, n);
+    c[0] = (unsigned char)(n - 7); /* one byte more than the file holds after the length */
+    c[1] = (unsigned char)((n - 7) >> 8);
+    c[2] = (unsigned char)((n - 7) >> 16);
+    spit(p, c, n);
     expect_load_error(p, "is past the end of the file");
 
     memcpy(c, b, n);
@@ -256,7 +263,7 @@ TEST(test_damaged_files) {
     snprintf(dtype_from, sizeof dtype_from, "%s:{\"dtype\":\"F32\"", kernel);
     snprintf(dtype_to, sizeof dtype_to, "%s:{\"dtype\":\"F16\"", kernel);
     edit_header(good, p, dtype_from, dtype_to);
-    expect_load_error(p, "the file has F16");
+    expect_load_error(p, "(120 bytes) but F16 [3, 10] needs 60 bytes");
 
     /* a safetensors file that is not a zen model (a test fixture) */
     expect_load_error(ZEN_FIXTURE_DIR "/train_losses.safetensors", "not a zen model file");

@@ -116,33 +116,47 @@ int cmd_summary(int argc, char **argv) {
     nd = zen_model_output_shape(m, 0, shape);
     printf(", output %s\n", nd >= 0 ? cli_shape(s, sizeof s, nd, shape) : "?");
 
-    /* Training state: tensors that are not weights of the model (optimizer slots and the
-     * like) or metadata about them. zen's files hold the weights and compile settings only. */
+    /* Training state: a checkpoint's "optimizer_state" / "training_state" metadata and the
+     * tensors beside the weights (optimizer slots, the sample order, the history). */
     int extra = 0, tensors = 0;
     const cJSON *e;
-    char first_extra[128] = "";
     cJSON_ArrayForEach(e, h) {
         if (!strcmp(e->string, "__metadata__")) continue;
         tensors++;
-        if (!is_weight(m, e->string) && !extra++) snprintf(first_extra, sizeof first_extra, "%s", e->string);
+        extra += !is_weight(m, e->string);
     }
     char other[256] = "";
+    static const char *const known[] = {"format", "format_version", "zen_version", "model", "compile", "seed",
+                                        "class_names", "optimizer_state", "training_state"};
     cJSON_ArrayForEach(e, meta) {
-        if (!strcmp(e->string, "format") || !strcmp(e->string, "format_version") || !strcmp(e->string, "zen_version") ||
-            !strcmp(e->string, "model") || !strcmp(e->string, "compile"))
-            continue;
+        bool k = false;
+        for (size_t i = 0; i < sizeof known / sizeof *known; i++) k = k || !strcmp(e->string, known[i]);
         size_t at = strlen(other);
-        if (at + strlen(e->string) + 3 < sizeof other) snprintf(other + at, sizeof other - at, "%s%s", at ? ", " : "", e->string);
+        if (!k && at + strlen(e->string) + 3 < sizeof other) snprintf(other + at, sizeof other - at, "%s%s", at ? ", " : "", e->string);
     }
-    printf("  tensors:        %d (%d model weights)\n", tensors, tensors - extra);
-    if (extra || other[0]) {
-        printf("  training state: yes —");
-        if (extra) printf(" %d tensor%s beside the weights (%s%s)", extra, extra > 1 ? "s" : "", first_extra, extra > 1 ? ", ..." : "");
-        if (other[0]) printf("%s metadata: %s", extra ? ";" : "", other);
-        printf("\n");
+    const char *seed = cJSON_GetStringValue(cJSON_GetObjectItem(meta, "seed"));
+    if (seed) printf("  build seed:     %s\n", seed);
+    printf("  tensors:        %d (%d model weights%s)\n", tensors, tensors - extra, extra ? ", the rest training state" : "");
+    if (other[0]) printf("  other metadata: %s\n", other);
+    const char *ts_text = cJSON_GetStringValue(cJSON_GetObjectItem(meta, "training_state"));
+    const char *os_text = cJSON_GetStringValue(cJSON_GetObjectItem(meta, "optimizer_state"));
+    cJSON *ts = ts_text ? cJSON_Parse(ts_text) : NULL, *os = os_text ? cJSON_Parse(os_text) : NULL;
+    if (ts || os || extra) {
+        printf("  training state: yes, a checkpoint (zen train --resume continues it)\n");
+        const cJSON *ep = cJSON_GetObjectItem(ts, "epoch"), *bs = cJSON_GetObjectItem(ts, "batch_size");
+        const char *samples = cJSON_GetStringValue(cJSON_GetObjectItem(ts, "samples"));
+        if (cJSON_IsNumber(ep))
+            printf("                  after epoch %d, batch size %d, %s samples%s\n", ep->valueint,
+                   cJSON_IsNumber(bs) ? bs->valueint : 0, samples ? samples : "?",
+                   cJSON_IsTrue(cJSON_GetObjectItem(ts, "shuffle")) ? ", shuffled" : "");
+        const char *ocls = cJSON_GetStringValue(cJSON_GetObjectItem(os, "class_name"));
+        const char *iters = cJSON_GetStringValue(cJSON_GetObjectItem(os, "iterations"));
+        if (ocls) printf("                  optimizer %s at iteration %s\n", ocls, iters ? iters : "?");
     } else {
         printf("  training state: none (weights%s only; training resumes with a fresh optimizer)\n", comp ? " and compile settings" : "");
     }
+    cJSON_Delete(ts);
+    cJSON_Delete(os);
     printf("\n");
     fflush(stdout);
     if (zen_model_summary(m, stdout, (int)batch) != 0) {

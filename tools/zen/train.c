@@ -23,7 +23,11 @@ static const char *usage =
     "  --threads N              threads for the kernels (default: all cores)\n"
     "  --output PATH            the trained model (default: SPEC's name with .zen)\n"
     "  --history PATH           per-epoch logs as CSV\n"
-    "  --plot PATH              training curves as SVG\n";
+    "  --plot PATH              training curves as SVG\n"
+    "  --checkpoint PATH        write a checkpoint (model + optimizer and training state) after every epoch\n"
+    "  --resume PATH            continue the run saved in checkpoint PATH (same spec and data): weights,\n"
+    "                           optimizer state, epoch, seed, sample order and history come from it;\n"
+    "                           --epochs is the total, as in the first run\n";
 
 /* The directory of a named data set, or the argument itself. */
 static const char *data_dir(const char *name, char *buf, size_t n) {
@@ -86,6 +90,28 @@ static int spec_compile(zen_ctx *ctx, zen_model *m, const cJSON *c) {
     return zen_model_compile(m, o, loss, n, names);
 }
 
+/* Class labels for the model file, unless the spec has "class_names": the digits for MNIST, the clothing names for Fashion-MNIST,
+ * otherwise the label values the training set holds (0..max). */
+static int set_class_names(zen_model *m, const char *data, const zen_dataset *train) {
+    if (zen_model_n_class_names(m) > 0) return 0; /* the spec declared them: they win */
+    static const char *const fashion[] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+    if (!strcmp(data, "fashion-mnist")) return zen_model_set_class_names(m, 10, fashion);
+    int32_t top = -1;
+    if (train->y->dtype == ZEN_I32)
+        for (int64_t i = 0; i < train->n; i++) top = ((const int32_t *)train->y->data)[i] > top ? ((const int32_t *)train->y->data)[i] : top;
+    if (top < 0 || top > 100000) return 0;
+    char **names = calloc((size_t)top + 1, sizeof *names);
+    int rc = names ? 0 : -1;
+    for (int32_t i = 0; names && i <= top && !rc; i++)
+        if (!(names[i] = malloc(12))) rc = -1;
+        else snprintf(names[i], 12, "%d", (int)i);
+    if (!rc) rc = zen_model_set_class_names(m, top + 1, (const char *const *)names);
+    for (int32_t i = 0; names && i <= top; i++) free(names[i]);
+    free(names);
+    return rc;
+}
+
 /* MNIST images are [N, 28, 28, 1]; a model with a flat input gets them as [N, 784]. Labels
  * become one-hot for categorical losses. */
 static bool fit_data_to_model(zen_ctx *ctx, zen_dataset *d, const char *loss, int in_ndim, int64_t input_numel) {
@@ -103,7 +129,8 @@ static bool fit_data_to_model(zen_ctx *ctx, zen_dataset *d, const char *loss, in
 }
 
 int cmd_train(int argc, char **argv) {
-    const char *spec_path = NULL, *data = NULL, *output = NULL, *history = NULL, *plot = NULL;
+    const char *spec_path = NULL, *data = NULL, *output = NULL, *history = NULL, *plot = NULL, *checkpoint = NULL,
+               *resume = NULL;
     zen_fit_opts o = zen_fit_defaults(), flags = {0};
     bool set_epochs = false, set_batch = false, set_split = false, set_seed = false, no_shuffle = false, set_initial = false;
     long v, threads = 0, verbose = -1;
@@ -115,6 +142,8 @@ int cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--output") && val) output = argv[++i];
         else if (!strcmp(a, "--history") && val) history = argv[++i];
         else if (!strcmp(a, "--plot") && val) plot = argv[++i];
+        else if (!strcmp(a, "--checkpoint") && val) checkpoint = argv[++i];
+        else if (!strcmp(a, "--resume") && val) resume = argv[++i];
         else if (!strcmp(a, "--no-shuffle")) no_shuffle = true;
         else if (!strcmp(a, "--epochs")) { if (!cli_int("train", a, val, 0, 1000000, &v)) return 2; flags.epochs = (int)v, set_epochs = true, i++; }
         else if (!strcmp(a, "--batch-size")) { if (!cli_int("train", a, val, 1, 1 << 20, &v)) return 2; flags.batch_size = (int)v, set_batch = true, i++; }
@@ -156,10 +185,13 @@ int cmd_train(int argc, char **argv) {
     if (no_shuffle) o.shuffle = false;
     o.verbose = (int)verbose;
     o.plot_path = plot;
+    o.checkpoint_path = checkpoint;
+    o.resume_path = resume;
 
     m = zen_model_from_json(ctx, text);
     if (!m || zen_model_build(m, o.seed) != 0 || spec_compile(ctx, m, cJSON_GetObjectItem(spec, "compile")) != 0) goto fail;
     if (zen_load_mnist(ctx, dir, ZEN_DATA_SCALE, &train, &test) != 0) goto fail;
+    if (set_class_names(m, data, train) != 0) goto fail; /* before one-hot: the labels as classes */
     int64_t in_shape[ZEN_MAX_DIMS], input_numel = 1;
     int in_ndim = zen_model_input_shape(m, 0, in_shape);
     for (int d = 0; d < in_ndim; d++) input_numel *= in_shape[d];
