@@ -30,8 +30,8 @@ static const char *usage =
     "  --invert                 255 - v before scaling (dark drawings on light paper)\n"
     "  --filter auto|bilinear|area  resizing (default auto: area when shrinking, else bilinear)\n"
     "  --image-size WxH         the picture size of a flat input (default: a square one)\n"
+    "  --no-scale               keep pixel (and u8 data) values 0..255 instead of [0, 1]\n"
     "data files:\n"
-    "  --no-scale               keep u8 values 0..255\n"
     "  --header                 the CSV's first row names its columns\n"
     "  --label-col N            the CSV has a label column N (0 first, -1 last), left out\n"
     "  --label-name NAME        ... or named NAME in the header\n"
@@ -306,6 +306,7 @@ int cmd_predict(int argc, char **argv) {
     int64_t in_shape[ZEN_MAX_DIMS], out_shape[ZEN_MAX_DIMS];
     int in_nd = zen_model_input_shape(m, 0, in_shape), out_nd = zen_model_output_shape(m, 0, out_shape);
     if (kind == CLI_IMAGE) {
+        img.raw = data.no_scale;
         x = zen_image_load_batch(ctx, ninputs, inputs, in_nd, in_shape, &img);
         if (!x) {
             const char *e = zen_ctx_error(ctx);
@@ -337,8 +338,8 @@ int cmd_predict(int argc, char **argv) {
             goto done;
         }
         char s[160];
-        fprintf(fmt_given ? stderr : stdout, "wrote the outputs of %lld samples, shape %s, to %s\n",
-                (long long)y->shape[0], cli_shape(s, sizeof s, y->ndim, y->shape), output);
+        fprintf(fmt_given ? stderr : stdout, "wrote the outputs of %lld sample%s, shape %s, to %s\n",
+                (long long)y->shape[0], y->shape[0] == 1 ? "" : "s", cli_shape(s, sizeof s, y->ndim, y->shape), output);
     }
     if (!output || fmt_given) {
         if (out_nd != 1) {
