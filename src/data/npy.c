@@ -181,14 +181,15 @@ static int parse_header(hparser *h, npy_header *out) {
     return 0;
 }
 
-zen_array *zen_load_npy(zen_ctx *ctx, const char *path, zen_dtype dt, int flags) {
-    const char *fn = "zen_load_npy";
-    zen__reader r;
-    if (zen__reader_open(&r, ctx, fn, path) != 0) return NULL;
+/* Reads a whole NPY stream from an opened reader (a file, or a memory buffer for
+ * zen_parse_npy); closes nothing. */
+static zen_array *read_npy(zen__reader *r, zen_dtype dt, int flags) {
+    zen_ctx *ctx = r->ctx;
+    const char *fn = r->fn, *path = r->path;
     zen_array *a = NULL;
     char *text = NULL;
     unsigned char pre[8];
-    if (zen__reader_read(&r, pre, 8, "the NPY magic string and version") != 0) goto done;
+    if (zen__reader_read(r, pre, 8, "the NPY magic string and version") != 0) goto done;
     if (memcmp(pre, "\x93NUMPY", 6) != 0) {
         zen__fail(ctx, "%s: %s: not an NPY file (it does not start with \\x93NUMPY)", fn, path);
         goto done;
@@ -200,19 +201,19 @@ zen_array *zen_load_npy(zen_ctx *ctx, const char *path, zen_dtype dt, int flags)
         goto done;
     }
     unsigned char lenb[4] = {0, 0, 0, 0};
-    if (zen__reader_read(&r, lenb, major == 1 ? 2 : 4, "the header length") != 0) goto done;
+    if (zen__reader_read(r, lenb, major == 1 ? 2 : 4, "the header length") != 0) goto done;
     uint32_t hlen = (uint32_t)lenb[0] | (uint32_t)lenb[1] << 8 | (uint32_t)lenb[2] << 16 | (uint32_t)lenb[3] << 24;
     if (hlen > NPY_MAX_HEADER) {
         zen__fail(ctx, "%s: %s: header length %u is absurd (at most %d)", fn, path, hlen, NPY_MAX_HEADER);
         goto done;
     }
-    if (zen__reader_can_hold(&r, hlen, "the header") != 0) goto done;
+    if (zen__reader_can_hold(r, hlen, "the header") != 0) goto done;
     text = malloc((size_t)hlen + 1);
     if (!text) {
         zen__fail(ctx, "%s: out of memory", fn);
         goto done;
     }
-    if (zen__reader_read(&r, text, hlen, "the header") != 0) goto done;
+    if (zen__reader_read(r, text, hlen, "the header") != 0) goto done;
     text[hlen] = 0;
     hparser h = {.ctx = ctx, .fn = fn, .path = path, .s = text, .len = hlen};
     if (memchr(text, 0, hlen)) {
@@ -232,16 +233,42 @@ zen_array *zen_load_npy(zen_ctx *ctx, const char *path, zen_dtype dt, int flags)
     if (zen__check_conversion(ctx, fn, path, hd.type, dt, flags) != 0) goto done;
     char what[224];
     snprintf(what, sizeof what, "data of shape %s (%s)", sh, zen__stype_name(hd.type));
-    if (zen__reader_can_hold(&r, (uint64_t)nbytes, what) != 0) goto done;
+    if (zen__reader_can_hold(r, (uint64_t)nbytes, what) != 0) goto done;
     a = zen__array_alloc(ctx, fn, dt, hd.ndim, hd.shape);
     if (!a) goto done;
-    if (zen__read_values(&r, hd.type, false, numel, dt, flags, a->data) != 0 ||
-        zen__reader_expect_end(&r, "the data") != 0) {
+    if (zen__read_values(r, hd.type, false, numel, dt, flags, a->data) != 0 ||
+        zen__reader_expect_end(r, "the data") != 0) {
         zen_array_free(a);
         a = NULL;
     }
 done:
     free(text);
+    return a;
+}
+
+zen_array *zen_load_npy(zen_ctx *ctx, const char *path, zen_dtype dt, int flags) {
+    zen__reader r;
+    if (zen__reader_open(&r, ctx, "zen_load_npy", path) != 0) return NULL;
+    zen_array *a = read_npy(&r, dt, flags);
+    zen__reader_close(&r);
+    return a;
+}
+
+/* The same checks over bytes in memory: the reader reads them through fmemopen. */
+zen_array *zen_parse_npy(zen_ctx *ctx, const void *data, size_t size, const char *name, zen_dtype dt, int flags) {
+    const char *fn = "zen_parse_npy";
+    if (!name) name = "(memory)";
+    if (!data || size < 10) {
+        zen__fail(ctx, "%s: %s: truncated: %zu bytes cannot hold an NPY header", fn, name, data ? size : 0);
+        return NULL;
+    }
+    zen__reader r = {.ctx = ctx, .fn = fn, .path = name, .file_size = size};
+    r.fp = fmemopen((void *)data, size, "rb");
+    if (!r.fp) {
+        zen__fail(ctx, "%s: %s: cannot read the buffer: %s", fn, name, strerror(errno));
+        return NULL;
+    }
+    zen_array *a = read_npy(&r, dt, flags);
     zen__reader_close(&r);
     return a;
 }

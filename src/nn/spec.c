@@ -233,10 +233,8 @@ zen_model *zen_model_from_json(zen_ctx *ctx, const char *json) {
         for (int i = 0; ok && i < n; i++) ok = (list[i] = cJSON_GetStringValue(cJSON_GetArrayItem(names, i))) != NULL;
         int rc = ok ? zen_model_set_class_names(m, n, list) : -1;
         free(list);
-        if (!ok || rc != 0) {
-            if (ok) return cJSON_Delete(root), zen_model_free(m), NULL; /* out of memory, recorded */
-            return spec_fail(m, root, "model spec: class_names must be a non-empty list of strings%s%s", "", "");
-        }
+        if (ok && rc != 0) return cJSON_Delete(root), zen_model_free(m), NULL; /* an empty name, recorded */
+        if (!ok) return spec_fail(m, root, "model spec: class_names must be a non-empty list of strings%s%s", "", "");
     }
     cJSON_Delete(root);
     return m;

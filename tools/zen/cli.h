@@ -15,6 +15,8 @@ char *cli_read_file(const char *cmd, const char *path);
 
 int cmd_train(int argc, char **argv);                /* train.c */
 int zen_cmd_plot(int argc, char **argv);             /* plot.c: argv after "plot" */
+int cmd_serve(int argc, char **argv);                /* serve.c (serve.h: its parts) */
+int zen_cmd_tokenize(int argc, char **argv);         /* tokenize.c: argv after "tokenize" */
 
 /* ---- model_io.c: what predict, eval and summary share ---- */
 typedef struct cJSON cJSON;

@@ -16,6 +16,8 @@ static void print_help(FILE *f) {
             "  predict     classes of samples or images from a model file (zen predict --help)\n"
             "  eval        loss, metrics, confusion matrix of a model on labelled data (zen eval --help)\n"
             "  summary     the layers of a model file and what the file holds (zen summary --help)\n"
+            "  serve       serve models over HTTP, with a page to draw digits on (zen serve --help)\n"
+            "  tokenize    GPT-2 token ids of text files, or text from ids (zen tokenize --help)\n"
             "  help        show this help\n"
             "  version     print the version (also --version)\n",
             zen_version());
@@ -40,6 +42,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "predict")) return cmd_predict(argc, argv);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc, argv);
     if (!strcmp(cmd, "summary")) return cmd_summary(argc, argv);
+    if (!strcmp(cmd, "serve")) return cmd_serve(argc, argv);
+    if (!strcmp(cmd, "tokenize")) return zen_cmd_tokenize(argc - 2, argv + 2);
     fprintf(stderr, "zen: unknown command '%s' (try 'zen help')\n", cmd);
     return 2;
 }
