@@ -91,9 +91,10 @@ static int spec_compile(zen_ctx *ctx, zen_model *m, const cJSON *c) {
     return zen_model_compile(m, o, loss, n, names);
 }
 
-/* Class labels for the model file: the digits for MNIST, the clothing names for Fashion-MNIST,
+/* Class labels for the model file, unless the spec has "class_names": the digits for MNIST, the clothing names for Fashion-MNIST,
  * otherwise the label values the training set holds (0..max). */
 static int set_class_names(zen_model *m, const char *data, const zen_dataset *train) {
+    if (zen_model_n_class_names(m) > 0) return 0; /* the spec declared them: they win */
     static const char *const fashion[] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                           "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
     if (!strcmp(data, "fashion-mnist")) return zen_model_set_class_names(m, 10, fashion);
