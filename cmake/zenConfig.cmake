@@ -1,6 +1,8 @@
 include(CMakeFindDependencyMacro)
 find_dependency(OpenMP)
 find_dependency(ZLIB)
+find_dependency(PNG)
+find_dependency(JPEG)
 set(THREADS_PREFER_PTHREAD_FLAG ON)
 find_dependency(Threads)
 include("${CMAKE_CURRENT_LIST_DIR}/zenTargets.cmake")

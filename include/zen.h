@@ -318,6 +318,32 @@ ZEN_API zen_tensor *zen_attention(zen_ctx *ctx, zen_tensor *q, zen_tensor *k, ze
  * given (fill it before each compute to move a graph along a KV cache). base: 10000 in
  * most models. Apply it to q and k ([B, H, T, D]) before zen_attention. */
 ZEN_API zen_tensor *zen_rope(zen_ctx *ctx, zen_tensor *x, zen_tensor *positions, int64_t offset, float base);
+/* Recurrent layers over a whole sequence, one fused node: torch.nn.RNN (tanh or relu),
+ * torch.nn.LSTM and torch.nn.GRU for one layer and one direction, batch_first, with their
+ * weight layouts and gate orders: w_ih [G*H, I], w_hh [G*H, H], b_ih and b_hh [G*H], with
+ * G = 1 (RNN), 4 (LSTM: gates i, f, g, o) or 3 (GRU: r, z, n, where
+ * n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), PyTorch's and Keras's reset_after form).
+ * x is [B, T, I]. Optional (NULL): biases (zero), h0 and c0 [B, H] (zero; c0 LSTM only),
+ * mask [B, T] f32 (Keras masks: at a step whose mask is 0 the state is carried over
+ * unchanged and the output is 0). reverse runs the steps from T-1 down to 0 (torch's
+ * reverse direction): y[:, t] is still the output for input step t, unless
+ * reverse_outputs, which stores y[:, s] for the s-th step processed (Keras's go_backwards
+ * order). The result holds views of the node: y [B, T, H] (all outputs), h [B, H] (the
+ * final state) and c [B, H] (LSTM's final cell; NULL otherwise); all three are
+ * differentiable, to every input but the mask. On error all three are NULL.
+ * w_ih may be NULL: x then holds the input projections x·W_ihᵀ [B, T, G*H] already. When x
+ * is a zen_embedding lookup into a table with fewer rows than B*T, zen_rnn projects the
+ * table instead (the same values, a fraction of the work in both passes). */
+typedef enum zen_rnn_mode { ZEN_RNN_TANH = 0, ZEN_RNN_RELU, ZEN_RNN_LSTM, ZEN_RNN_GRU } zen_rnn_mode;
+typedef struct zen_rnn_opts {
+    zen_rnn_mode mode;
+    zen_tensor *b_ih, *b_hh, *h0, *c0, *mask;
+    bool reverse, reverse_outputs;
+} zen_rnn_opts;
+typedef struct zen_rnn_out {
+    zen_tensor *y, *h, *c;
+} zen_rnn_out;
+ZEN_API zen_rnn_out zen_rnn(zen_ctx *ctx, zen_tensor *x, zen_tensor *w_ih, zen_tensor *w_hh, const zen_rnn_opts *opts);
 
 /* ---------------------------------------------------------------------------------------
  * 4. Graphs
@@ -585,6 +611,70 @@ ZEN_API int64_t zen_batch_iter_nbatches(const zen_batch_iter *it); /* ceil(n / b
 /* Stops the prefetch thread (cleanly, also mid-epoch) and frees everything. */
 ZEN_API void zen_batch_iter_free(zen_batch_iter *it);
 
+/* Images (src/data/image.c): PNG files (libpng) and JPEG files (libjpeg) as f32 arrays
+ * [H, W, C], channels-last as Keras's image inputs, rows from the top. The format is told
+ * by the first bytes (PNG 89 50 4E 47..., JPEG FF D8 FF), not by the file name: gray,
+ * gray+alpha, RGB, RGBA and palette PNGs of 1 to 16 bits (16-bit samples are rounded to 8
+ * bits; interlaced files too), gray and color JPEGs, baseline or progressive (CMYK is an
+ * error). Damaged or cut files are errors naming the file — a JPEG decoder warning such as
+ * "Premature end of JPEG file" counts as one, so a half-gray picture is never used — as are
+ * sizes over 32768 per side or 2^26 pixels. channels asks for:
+ *   0  the stored channels (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA);
+ *   1  gray: ITU-R 601 luma 0.299 R + 0.587 G + 0.114 B (PIL's convert("L"), unrounded);
+ *   3  RGB (gray repeated).
+ * When alpha is dropped the image is composited over WHITE, v·a + 255·(1 − a) (a dark
+ * drawing on a transparent canvas stays dark on white). ZEN_IMAGE_INVERT then turns every
+ * color value v into 255 − v (never alpha): MNIST digits are light on a dark ground, so a
+ * dark digit on paper needs it; zen never inverts on its own. ZEN_DATA_SCALE divides by
+ * 255 (values in [0, 1], as zen_load_mnist's), else values stay 0..255. */
+enum zen_image_flags {
+    ZEN_IMAGE_INVERT = 1 << 8, /* 255 - v for color values, before scaling */
+};
+/* "png", "jpeg", or NULL when the bytes start like neither. */
+ZEN_API const char *zen_image_format(const void *bytes, size_t size);
+/* An image from memory (an upload, a request body); name is used in messages. */
+ZEN_API zen_array *zen_image_decode(zen_ctx *ctx, const void *bytes, size_t size, const char *name, int channels,
+                                    int flags);
+ZEN_API zen_array *zen_image_load(zen_ctx *ctx, const char *path, int channels, int flags);
+
+/* A new f32 image [height, width, C] from img [H, W, C]. Filters:
+ *   BILINEAR  torch.nn.functional.interpolate(mode="bilinear", align_corners=False,
+ *             antialias=False): pixel centers at i + 0.5, sources clamped to the edges.
+ *   AREA      each output pixel is the mean of the input area it covers, edge pixels
+ *             weighted by the fraction covered (cv2.INTER_AREA when shrinking; the same as
+ *             torch's mode="area" when the sizes divide).
+ *   AUTO (0)  AREA when neither side grows (no aliasing when shrinking), else BILINEAR. */
+typedef enum zen_resize_filter {
+    ZEN_RESIZE_AUTO = 0,
+    ZEN_RESIZE_BILINEAR,
+    ZEN_RESIZE_AREA,
+} zen_resize_filter;
+ZEN_API zen_array *zen_image_resize(zen_ctx *ctx, const zen_array *img, int64_t height, int64_t width,
+                                    zen_resize_filter filter);
+
+/* Images as model inputs (what `zen predict` and `zen serve` do with a picture). An input
+ * shape (no batch dim, from zen_model_input_shape) reads as an image of H x W x C:
+ *   [H, W, C] with C 1 or 3;  [H, W] (gray);  flat [N]: gray when N is a square (784 =
+ *   28·28), else RGB when N/3 is one — or the height and width of the options.
+ * The picture is decoded to C channels, inverted when asked, scaled to [0, 1] (unless raw),
+ * resized to H x W with the filter when its size differs (the aspect ratio is not kept),
+ * and written in [H, W, C] order, which is also the order of a flat input. */
+typedef struct zen_image_input_opts {
+    zen_resize_filter filter; /* AUTO */
+    bool invert;              /* ZEN_IMAGE_INVERT */
+    bool raw;                 /* keep 0..255 instead of scaling to [0, 1] */
+    int height, width;        /* the image size of a flat input (0: square) */
+} zen_image_input_opts;
+/* The H, W, C an input shape takes (opts may be NULL). Returns 0, or -1 naming the shape. */
+ZEN_API int zen_image_input_layout(zen_ctx *ctx, int ndim, const int64_t *shape, const zen_image_input_opts *opts,
+                                   int64_t *h, int64_t *w, int *c);
+/* Decodes one image and writes the product of shape floats to out. Returns 0 or -1. */
+ZEN_API int zen_image_to_input(zen_ctx *ctx, const void *bytes, size_t size, const char *name, int ndim,
+                               const int64_t *shape, const zen_image_input_opts *opts, float *out);
+/* n image files as one batch [n, shape...]; the first bad file fails the whole batch. */
+ZEN_API zen_array *zen_image_load_batch(zen_ctx *ctx, int n, const char *const *paths, int ndim,
+                                        const int64_t *shape, const zen_image_input_opts *opts);
+
 /* ---- Text: tokenizers, text files, labelled texts, language-model windows ----
  *
  * A tokenizer turns UTF-8 text into i32 token ids and back. Three kinds:
@@ -784,6 +874,27 @@ ZEN_API zen_layer *zen_model_layer(const zen_model *m, int i);
 /* A layer's weights in order (kernel, bias; gamma, beta, moving_mean, moving_variance...). */
 ZEN_API int zen_layer_n_weights(const zen_layer *l);
 ZEN_API zen_tensor *zen_layer_weight(const zen_layer *l, int i, const char **name, bool *trainable);
+
+/* Sequences (Keras names and defaults; inputs [batch, steps, features]):
+ *   SimpleRNN, LSTM, GRU  units, activation (tanh; SimpleRNN also relu), recurrent_activation
+ *       (sigmoid), use_bias, return_sequences, return_state, go_backwards, kernel_initializer
+ *       (glorot_uniform), recurrent_initializer (orthogonal), bias_initializer (zeros),
+ *       unit_forget_bias (LSTM, true), reset_after (GRU: true only, PyTorch's formulation).
+ *       One fused zen_rnn node each. Weights in PyTorch's layout and names: weight_ih,
+ *       weight_hh, bias_ih, bias_hh (torch.nn.LSTM/GRU/RNN's *_l0 tensors). Keras's single
+ *       SimpleRNN/LSTM bias initialises bias_ih (bias_hh starts at 0). dropout,
+ *       recurrent_dropout, stateful are not supported (an error says so).
+ *       return_state (needs return_sequences false; a zen layer has one output): the output is
+ *       the state, packed: LSTM [h | c] (2*units; the first half is the usual output), GRU and
+ *       SimpleRNN h. A recurrent layer takes such a tensor as an optional second input, its
+ *       initial state: LSTM applied to {x, states}.
+ *   Bidirectional  {"layer": {"class_name": "LSTM", "config": {...}}, "merge_mode": "concat"
+ *       (default), "sum", "mul" or "ave"}: the layer forwards and a copy backwards (outputs
+ *       aligned with the input steps), weights weight_ih, ... then weight_ih_reverse, ....
+ *   Masking  mask_value (0.0): steps whose features all equal it are padding.
+ *   Embedding  mask_zero true: id 0 is padding.
+ * Masks flow through the model: recurrent layers carry the state over padded steps and
+ * output zeros there; with return_sequences they pass the mask on. */
 
 /* Language models (GPT-2 style). The layers: TokenAndPositionEmbedding (vocabulary_size,
  * sequence_length, embedding_dim; int32 ids [T] -> [T, D]), GPT2Block (num_heads,
@@ -997,6 +1108,45 @@ ZEN_API const char *zen_model_class_name(const zen_model *m, int i);
 ZEN_API int zen_history_plot_svg(zen_ctx *ctx, const zen_history *h, const char *path);
 /* Reads a history back from a CSV written by zen_csv_logger (for `zen plot`). */
 ZEN_API zen_history *zen_history_load_csv(zen_ctx *ctx, const char *path);
+
+/* Confusion matrices (src/train/confusion.c) of a classifier over n classes: counts[t * n + p]
+ * is the number of samples of true class t predicted as class p (rows true, columns
+ * predicted, as sklearn's confusion_matrix). zen_confusion_add takes, for N samples, the
+ * predictions and the targets each as i32 class indices [N] (or [N, 1]) or as f32 scores
+ * [N, n] read by argmax (ties: the first) — a model's output, one-hot targets; with n == 2 a
+ * single f32 column [N] or [N, 1] is a binary decision, class 1 when > 0.5. An index outside
+ * [0, n) is an error naming the sample, and then nothing is added.
+ *
+ *   zen_array *p = zen_model_predict(m, d->x, 256);
+ *   zen_confusion *c = zen_confusion_new(ctx, 10);
+ *   zen_confusion_add(ctx, c, p, d->y);
+ *   printf("%.4f\n", zen_confusion_accuracy(c));
+ *
+ * Per class k: precision = counts[k][k] / (column k's sum), recall = counts[k][k] / (row k's
+ * sum), f1 their harmonic mean; a zero denominator gives 0 (sklearn's zero_division=0).
+ * macro: the plain mean over all n classes; weighted: the mean weighted by support. */
+typedef struct zen_confusion {
+    int n;           /* classes */
+    int64_t *counts; /* n * n */
+} zen_confusion;
+typedef struct zen_class_stats {
+    double precision, recall, f1;
+    int64_t support;   /* samples whose true class it is (the row's sum; averages: all) */
+    int64_t predicted; /* samples predicted as it (the column's sum) */
+} zen_class_stats;
+ZEN_API zen_confusion *zen_confusion_new(zen_ctx *ctx, int nclasses); /* zeroed; 1..65536 classes */
+ZEN_API void zen_confusion_free(zen_confusion *c);
+ZEN_API int zen_confusion_add(zen_ctx *ctx, zen_confusion *c, const zen_array *pred, const zen_array *target);
+ZEN_API int64_t zen_confusion_total(const zen_confusion *c);
+ZEN_API double zen_confusion_accuracy(const zen_confusion *c); /* the diagonal over the total; 0 when empty */
+ZEN_API zen_class_stats zen_confusion_class(const zen_confusion *c, int k);
+ZEN_API zen_class_stats zen_confusion_macro(const zen_confusion *c);
+ZEN_API zen_class_stats zen_confusion_weighted(const zen_confusion *c);
+/* The matrix as CSV, written atomically: a header "true\predicted,<class>,...", then one row
+ * per true class "<class>,<count>,...". Classes are named by names[k] (n of them) or, when
+ * names is NULL, by their index. Returns 0 or -1. */
+ZEN_API int zen_confusion_write_csv(zen_ctx *ctx, const zen_confusion *c, const char *path,
+                                    const char *const *names);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,9 @@ PACKAGES=(
   libcjson-dev           # cJSON: model specs, layer configs, model-file headers, fixture headers
   clang                  # second compiler; sanitizer builds (ASan/UBSan)
   libclang-rt-14-dev     # compiler-rt runtimes clang needs for -fsanitize=...
+  libpng-dev             # libpng: PNG images (src/data/image.c; zen predict)
+  libjpeg-dev            # libjpeg(-turbo): JPEG images (src/data/image.c; zen predict)
+  python3-pil            # PIL: writes the image test fixtures (tests/fixtures/images/make_images.py)
   clang-14               # libFuzzer (-fsanitize=fuzzer) for the model-file fuzzer (tests/fuzz/run.sh)
   libomp-14-dev          # OpenMP for clang builds (the fuzzer build in build-fuzz/)
   libmicrohttpd-dev      # GNU libmicrohttpd: the HTTP server of `zen serve`

@@ -17,7 +17,7 @@
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define ALLOC_COUNTER_SUPPORTED 0
-static long alloc_count_blas;
+static __attribute__((unused)) long alloc_count_blas;
 static inline void alloc_counter_start(void) {}
 static inline long alloc_counter_stop(void) { return 0; }
 #else

@@ -324,6 +324,36 @@ static float truncated_normal(zen_rng *r, float std) {
     }
 }
 
+/* Keras's Orthogonal (gain 1): a normal matrix made orthonormal (Gram-Schmidt, the signs of
+ * a QR's Q with a positive-diagonal R). t is [rows, cols] in zen's [out, in] layout, the
+ * transpose of Keras's kernel: columns orthonormal when rows >= cols, else rows. */
+static bool orthogonal(zen_tensor *t, zen_rng *r) {
+    int64_t rows = t->ndim ? t->shape[0] : 1, cols = zen_numel(t) / (rows ? rows : 1);
+    bool tall = rows >= cols;
+    int64_t m = tall ? rows : cols, k = tall ? cols : rows; /* k orthonormal vectors of length m */
+    double *q = malloc((size_t)(m * k) * sizeof *q);
+    if (!q) return false;
+    for (int64_t i = 0; i < m * k; i++) q[i] = zen_rng_normal(r);
+    for (int64_t v = 0; v < k; v++) {
+        double *qv = q + v * m;
+        for (int64_t u = 0; u < v; u++) {
+            const double *qu = q + u * m;
+            double dot = 0;
+            for (int64_t i = 0; i < m; i++) dot += qu[i] * qv[i];
+            for (int64_t i = 0; i < m; i++) qv[i] -= dot * qu[i];
+        }
+        double norm = 0;
+        for (int64_t i = 0; i < m; i++) norm += qv[i] * qv[i];
+        norm = sqrt(norm);
+        for (int64_t i = 0; i < m; i++) qv[i] = norm > 0 ? qv[i] / norm : 0;
+    }
+    float *d = t->data;
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++) d[i * cols + j] = (float)(tall ? q[j * m + i] : q[i * m + j]);
+    free(q);
+    return true;
+}
+
 static bool initialize(zen_layer *l, zen_tensor *t, const char *spec, int64_t fan_in, int64_t fan_out, zen_rng *r) {
     float *d = t->data;
     int64_t n = zen_numel(t);
@@ -348,10 +378,12 @@ static bool initialize(zen_layer *l, zen_tensor *t, const char *spec, int64_t fa
         for (int64_t i = 0; i < n; i++) d[i] = -0.05f + 0.1f * zen_rng_uniform(r);
     } else if (!strcmp(spec, "truncated_normal")) {
         for (int64_t i = 0; i < n; i++) d[i] = truncated_normal(r, 0.05f);
+    } else if (!strcmp(spec, "orthogonal")) {
+        if (!orthogonal(t, r)) return zen__layer_fail(l, "out of memory");
     } else {
         return zen__layer_fail(l, "unknown initializer '%s' (zeros, ones, glorot_uniform, glorot_normal, he_uniform, "
                                   "he_normal, lecun_uniform, lecun_normal, random_normal, random_uniform, "
-                                  "truncated_normal)", spec);
+                                  "truncated_normal, orthogonal)", spec);
     }
     return true;
 }

@@ -377,9 +377,6 @@ TEST(test_config_errors) {
     expect_error(SEQ("[8, 3]", "{\"class_name\": \"LayerNormalization\", \"config\": {\"rms_scaling\": true}}"),
                  "LayerNormalization 'layer_normalization': rms_scaling is not supported");
     /* Embedding */
-    expect_error(SEQ_INT("[5]", "{\"class_name\": \"Embedding\", \"config\": {\"input_dim\": 10, \"output_dim\": 4, "
-                                "\"mask_zero\": true}}"),
-                 "Embedding 'embedding': mask_zero is not supported");
     expect_error(SEQ_INT("[5]", "{\"class_name\": \"Embedding\", \"config\": {\"output_dim\": 4}}"),
                  "Embedding 'embedding': input_dim is required");
     expect_error(SEQ_INT("[5]", "{\"class_name\": \"Embedding\", \"config\": {\"input_dim\": 10, \"output_dim\": -4}}"),

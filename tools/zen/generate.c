@@ -111,7 +111,7 @@ int cmd_generate(int argc, char **argv) {
     int32_t *window = NULL;
     float *logits = NULL;
     if (!lm) goto done;
-    /* The model's tokenizer (train_text.c and import-gpt2 store it) reads and writes text. */
+    /* The model's tokenizer (train_lm.c and import-gpt2 store it) reads and writes text. */
     const char *tj = zen_model_tokenizer_json(m);
     if (tj && !(as_ids && !prompt_text) && !(tok = zen_tokenizer_from_json(ctx, tj))) goto done;
     if (prompt_text) {

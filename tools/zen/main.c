@@ -13,6 +13,9 @@ static void print_help(FILE *f) {
             "commands:\n"
             "  train       train the model of a JSON spec on a data set (zen train --help)\n"
             "  plot        draw training curves from a CSV history: zen plot history.csv -o curves.svg\n"
+            "  predict     classes of samples or images from a model file (zen predict --help)\n"
+            "  eval        loss, metrics, confusion matrix of a model on labelled data (zen eval --help)\n"
+            "  summary     the layers of a model file and what the file holds (zen summary --help)\n"
             "  serve       serve models over HTTP, with a page to draw digits on (zen serve --help)\n"
             "  tokenize    GPT-2 token ids of text files, or text from ids (zen tokenize --help)\n"
             "  generate    text from a language model with a key/value cache (zen generate --help)\n"
@@ -38,6 +41,9 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "train")) return cmd_train(argc, argv);
     if (!strcmp(cmd, "plot")) return zen_cmd_plot(argc - 2, argv + 2);
+    if (!strcmp(cmd, "predict")) return cmd_predict(argc, argv);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc, argv);
+    if (!strcmp(cmd, "summary")) return cmd_summary(argc, argv);
     if (!strcmp(cmd, "serve")) return cmd_serve(argc, argv);
     if (!strcmp(cmd, "tokenize")) return zen_cmd_tokenize(argc - 2, argv + 2);
     if (!strcmp(cmd, "generate")) return cmd_generate(argc, argv);

@@ -12,8 +12,9 @@
 static const char *usage =
     "usage: zen train SPEC.json --data DATA [options]\n"
     "\n"
-    "  --data DATA              mnist, fashion-mnist, or a directory with the four MNIST-style IDX files\n"
-    "                           (or for a language model: bible-kjv, moby-dick, or a .txt file; see train_text.c)\n"
+    "  --data DATA              mnist, fashion-mnist, or a directory with the four MNIST-style IDX files;\n"
+    "                           spam-assassin (e-mails as token ids, for an Embedding model: README)\n"
+    "                           bible-kjv, moby-dick or a .txt file (a language model: train_lm.c)\n"
     "  --epochs N               (spec fit.epochs, else 1)\n"
     "  --batch-size N           (spec fit.batch_size, else 32)\n"
     "  --validation-split F     the last fraction of the training samples validates (spec, else 0)\n"
@@ -33,7 +34,7 @@ static const char *usage =
 
 /* The directory of a named data set, or the argument itself. */
 static const char *data_dir(const char *name, char *buf, size_t n) {
-    if (strcmp(name, "mnist") && strcmp(name, "fashion-mnist")) return name;
+    if (strcmp(name, "mnist") && strcmp(name, "fashion-mnist") && strcmp(name, "spam-assassin")) return name;
     const char *env = getenv("ZEN_DATA_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
     if (env) snprintf(buf, n, "%s/%s", env, name);
     else if (xdg) snprintf(buf, n, "%s/zen/datasets/%s", xdg, name);
@@ -92,9 +93,10 @@ static int spec_compile(zen_ctx *ctx, zen_model *m, const cJSON *c) {
     return zen_model_compile(m, o, loss, n, names);
 }
 
-/* Class labels for the model file: the digits for MNIST, the clothing names for Fashion-MNIST,
+/* Class labels for the model file, unless the spec has "class_names": the digits for MNIST, the clothing names for Fashion-MNIST,
  * otherwise the label values the training set holds (0..max). */
 static int set_class_names(zen_model *m, const char *data, const zen_dataset *train) {
+    if (zen_model_n_class_names(m) > 0) return 0; /* the spec declared them: they win */
     static const char *const fashion[] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                           "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
     if (!strcmp(data, "fashion-mnist")) return zen_model_set_class_names(m, 10, fashion);
@@ -178,6 +180,7 @@ int cmd_train(int argc, char **argv) {
     zen_dataset *train = NULL, *test = NULL;
     zen_history *h = NULL;
     zen_callback *csv = NULL;
+    zen_tokenizer *vocab = NULL; /* --data spam-assassin: the vocabulary, saved beside the model */
     if (!spec_fit(cJSON_GetObjectItem(spec, "fit"), &o)) goto done;
     if (set_epochs) o.epochs = flags.epochs;
     if (set_batch) o.batch_size = flags.batch_size;
@@ -193,22 +196,26 @@ int cmd_train(int argc, char **argv) {
 
     m = zen_model_from_json(ctx, text);
     if (!m || zen_model_build(m, o.seed) != 0 || spec_compile(ctx, m, cJSON_GetObjectItem(spec, "compile")) != 0) goto fail;
-    /* Text (train_text.c): language-model windows, validated on the end of the text. */
-    bool text_data = cli_is_text_data(data);
+    const char *loss = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "compile"), "loss"));
+    /* Text for a language model (train_lm.c): windows of token ids, validated on the end of the text. */
+    bool text_data = cli_is_lm_text(data);
     if (text_data) {
-        int r = cli_text_lm_data(ctx, m, data, o.validation_split, &train, &test);
+        int r = cli_lm_text_data(ctx, m, data, o.validation_split, &train, &test);
         if (r == -2) goto done; /* the message is printed */
         if (r != 0) goto fail;
         o.validation_split = 0;
         o.validation_data = test;
+    } else if (!strcmp(data, "spam-assassin")) {
+        if (cli_text_data(ctx, m, dir, loss, o.seed, &train, &test, &vocab) != 0) goto text_fail;
     } else {
-    if (zen_load_mnist(ctx, dir, ZEN_DATA_SCALE, &train, &test) != 0) goto fail;
-    if (set_class_names(m, data, train) != 0) goto fail; /* before one-hot: the labels as classes */
-    int64_t in_shape[ZEN_MAX_DIMS], input_numel = 1;
-    int in_ndim = zen_model_input_shape(m, 0, in_shape);
-    for (int d = 0; d < in_ndim; d++) input_numel *= in_shape[d];
-    const char *loss = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "compile"), "loss"));
-    if (!fit_data_to_model(ctx, train, loss, in_ndim, input_numel) || !fit_data_to_model(ctx, test, loss, in_ndim, input_numel)) goto fail;
+        if (zen_load_mnist(ctx, dir, ZEN_DATA_SCALE, &train, &test) != 0) goto fail;
+        if (set_class_names(m, data, train) != 0) goto fail; /* before one-hot: the labels as classes */
+        int64_t in_shape[ZEN_MAX_DIMS], input_numel = 1;
+        int in_ndim = zen_model_input_shape(m, 0, in_shape);
+        for (int d = 0; d < in_ndim; d++) input_numel *= in_shape[d];
+        if (!fit_data_to_model(ctx, train, loss, in_ndim, input_numel) ||
+            !fit_data_to_model(ctx, test, loss, in_ndim, input_numel))
+            goto fail;
     }
     if (o.verbose != 0) zen_model_summary(m, stdout, o.batch_size);
     zen_callback *cbs[1];
@@ -236,11 +243,16 @@ int cmd_train(int argc, char **argv) {
     }
     if (zen_model_save(m, output) != 0) goto fail;
     printf("Saved the model to %s%s%s\n", output, plot ? " and the curves to " : "", plot ? plot : "");
+    if (vocab && cli_save_vocab(ctx, vocab, output) != 0) goto fail;
     rc = 0;
     goto done;
 fail:
     fprintf(stderr, "zen train: %s\n", zen_ctx_error(ctx) ? zen_ctx_error(ctx) : "failed");
+    goto done;
+text_fail: /* cli_text_data printed its own message, or left one in ctx */
+    if (zen_ctx_error(ctx)) fprintf(stderr, "zen train: %s\n", zen_ctx_error(ctx));
 done:
+    zen_tokenizer_free(vocab);
     zen_callback_free(csv);
     zen_history_free(h);
     zen_dataset_free(train);

@@ -1,86 +1,92 @@
-/* train_text.c — the text data sets of `zen train`: language-model windows for a model whose
- * input is a sequence of int32 token ids.
- *
- * --data bible-kjv or moby-dick (fetched by scripts/fetch_data.sh) or the path of a text
- * file (plain or gzip). The spec's "tokenizer" says how text becomes tokens: {"type": "char"}
- * (fitted on the text: its distinct characters) or {"type": "gpt2"} (GPT-2's BPE files from
- * the data directory); without one, "char". The fitted tokenizer is stored in the model
- * (zen_model_set_tokenizer_json) so that `zen generate` can read prompts and write text.
- * Windows: x = T tokens, y = the next T (T = the model's input length), stride T; the last
- * validation_split of the text (default 0.05) validates, split by position. */
+/* train_text.c — the text data set of `zen train`: `--data spam-assassin` (or a folder in
+ * its layout) for a model whose input is int32 token ids [T] read by an Embedding. The
+ * e-mails' bodies (headers dropped: they give away where the mail was collected) are split
+ * 80/20, stratified by label and seeded; a word vocabulary (Keras's TextVectorization) of
+ * the Embedding's input_dim tokens is fitted on the train part only, and each e-mail becomes
+ * its first T ids. Labels: ham 0, spam 1, as f32 [N, 1] for a one-unit output
+ * (binary_crossentropy) or i32 [N] for sparse_categorical_crossentropy. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 
-static const char *text_file(zen_ctx *ctx, const char *data, char *buf, size_t n) {
-    if (!strcmp(data, "bible-kjv") || !strcmp(data, "moby-dick")) {
-        char name[64];
-        snprintf(name, sizeof name, "%s/%s.txt", data, !strcmp(data, "bible-kjv") ? "kjv" : "moby-dick");
-        if (zen_data_path(ctx, name, buf, n) != 0) return NULL;
-        FILE *f = fopen(buf, "rb");
-        if (!f) {
-            fprintf(stderr, "zen train: data set '%s' is not in %s; run scripts/fetch_data.sh %s\n", data, buf, data);
-            return NULL;
+/* The Embedding's input_dim: the rows of the first weight named "embeddings". */
+static int64_t embedding_rows(const zen_model *m) {
+    for (int i = 0; i < zen_model_n_layers(m); i++) {
+        zen_layer *l = zen_model_layer(m, i);
+        for (int k = 0; k < zen_layer_n_weights(l); k++) {
+            const char *name;
+            bool trainable;
+            zen_tensor *w = zen_layer_weight(l, k, &name, &trainable);
+            if (w && name && !strcmp(name, "embeddings") && w->ndim == 2) return w->shape[0];
         }
-        fclose(f);
-        return buf;
     }
-    size_t len = strlen(data);
-    bool txt = (len > 4 && !strcmp(data + len - 4, ".txt")) || (len > 7 && !strcmp(data + len - 7, ".txt.gz"));
-    return txt ? data : NULL;
+    return -1;
 }
 
-bool cli_is_text_data(const char *data) {
-    size_t len = strlen(data);
-    return !strcmp(data, "bible-kjv") || !strcmp(data, "moby-dick") || (len > 4 && !strcmp(data + len - 4, ".txt")) ||
-           (len > 7 && !strcmp(data + len - 7, ".txt.gz"));
+static zen_dataset *encode(zen_ctx *ctx, zen_tokenizer *tok, const zen_text_set *s, int64_t steps, bool sparse) {
+    zen_array *y = sparse ? zen_array_new(ctx, ZEN_I32, 1, (int64_t[]){s->n})
+                          : zen_array_new(ctx, ZEN_F32, 2, (int64_t[]){s->n, 1});
+    if (!y) return NULL;
+    for (int64_t i = 0; i < s->n; i++)
+        if (sparse) ((int32_t *)y->data)[i] = s->labels[i];
+        else ((float *)y->data)[i] = (float)s->labels[i];
+    zen_array *x = zen_tokenizer_encode_batch(ctx, tok, s->n, (const char *const *)s->texts, steps);
+    if (!x) {
+        zen_array_free(y);
+        return NULL;
+    }
+    return zen_dataset_new(ctx, x, y);
 }
 
-int cli_text_lm_data(zen_ctx *ctx, zen_model *m, const char *data, double val_fraction, zen_dataset **train,
-                     zen_dataset **val) {
-    char buf[1024];
-    const char *path = text_file(ctx, data, buf, sizeof buf);
-    if (!path) return zen_ctx_error(ctx) ? -1 : (fprintf(stderr, "zen train: no text data set '%s'\n", data), -2);
-    int64_t shape[ZEN_MAX_DIMS];
-    int nd = zen_model_input_shape(m, 0, shape);
-    if (nd != 1) {
-        fprintf(stderr, "zen train: text data needs a model whose input is a sequence of token ids (shape [T]), this "
-                        "one's has %d dims\n", nd);
-        return -2;
+int cli_text_data(zen_ctx *ctx, const zen_model *m, const char *dir, const char *loss, uint64_t seed,
+                  zen_dataset **train, zen_dataset **test, zen_tokenizer **vocab) {
+    *train = *test = NULL;
+    *vocab = NULL;
+    int64_t shape[ZEN_MAX_DIMS], out[ZEN_MAX_DIMS];
+    int64_t rows = embedding_rows(m);
+    bool sparse = loss && !strcmp(loss, "sparse_categorical_crossentropy");
+    if (zen_model_input_shape(m, 0, shape) != 1 || rows < 3) {
+        fprintf(stderr, "zen train: --data spam-assassin needs a model whose input is token ids of one shape [steps] "
+                        "(an Input with dtype int32) read by an Embedding with input_dim >= 3\n");
+        return -1;
     }
-    size_t len;
-    char *text = zen_load_text(ctx, path, &len);
-    if (!text) return -1;
-    const char *tj = zen_model_tokenizer_json(m);
-    zen_tokenizer *tok = NULL;
-    if (!tj || (strstr(tj, "\"char\"") && !strstr(tj, "code_points"))) tok = zen_tokenizer_char_fit(ctx, text, len);
-    else tok = zen_tokenizer_from_json(ctx, tj);
-    int64_t n = 0;
-    int32_t *ids = tok ? zen_tokenizer_encode(ctx, tok, text, len, &n) : NULL;
-    free(text);
+    int on = zen_model_output_shape(m, 0, out);
+    if (!(sparse ? on == 1 && out[0] == 2 : on == 1 && out[0] == 1)) {
+        fprintf(stderr, "zen train: --data spam-assassin has two classes (ham 0, spam 1): the model needs one output "
+                        "unit (sigmoid, binary_crossentropy) or two with sparse_categorical_crossentropy\n");
+        return -1;
+    }
+    zen_text_set *all = zen_load_spam_assassin(ctx, dir, ZEN_TEXT_BODY), *tr = NULL, *te = NULL;
     int rc = -1;
-    if (ids) {
-        int64_t vocab = zen_tokenizer_vocab_size(tok), out[ZEN_MAX_DIMS];
-        int od = zen_model_output_shape(m, 0, out);
-        char *json = zen_tokenizer_to_json(ctx, tok);
-        if (od < 1 || out[od - 1] < vocab) {
-            fprintf(stderr, "zen train: %s has %lld distinct tokens (%s tokenizer) but the model predicts %lld; set "
-                            "its vocabulary_size to at least %lld\n", path, (long long)vocab,
-                    zen_tokenizer_type(tok), od > 0 ? (long long)out[od - 1] : 0LL, (long long)vocab);
-            rc = -2;
-        } else if (json && zen_model_set_tokenizer_json(m, json) == 0 &&
-                   zen_lm_split(ctx, ids, n, shape[0], shape[0], val_fraction > 0 ? val_fraction : 0.05, train,
-                                val) == 0) {
-            printf("%s: %lld tokens (%s, %lld distinct), %lld training and %lld validation windows of %lld\n", path,
-                   (long long)n, zen_tokenizer_type(tok), (long long)vocab, (long long)(*train)->n,
-                   (long long)(*val)->n, (long long)shape[0]);
-            rc = 0;
-        }
-        free(json);
+    if (!all || zen_text_set_split(ctx, all, 0.2, seed, &tr, &te) != 0) goto out;
+    if (!(*vocab = zen_tokenizer_word_fit(ctx, tr->n, (const char *const *)tr->texts, rows))) goto out;
+    if (!(*train = encode(ctx, *vocab, tr, shape[0], sparse)) || !(*test = encode(ctx, *vocab, te, shape[0], sparse)))
+        goto out;
+    printf("spam-assassin: %lld e-mails for training, %lld for the test; a vocabulary of %lld words\n",
+           (long long)tr->n, (long long)te->n, (long long)zen_tokenizer_vocab_size(*vocab));
+    rc = 0;
+out:
+    if (rc) {
+        zen_dataset_free(*train), zen_dataset_free(*test), zen_tokenizer_free(*vocab);
+        *train = *test = NULL;
+        *vocab = NULL;
     }
-    free(ids);
-    zen_tokenizer_free(tok);
+    zen_text_set_free(all), zen_text_set_free(tr), zen_text_set_free(te);
     return rc;
+}
+
+int cli_save_vocab(zen_ctx *ctx, const zen_tokenizer *vocab, const char *model_path) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s.vocab.json", model_path);
+    char *json = zen_tokenizer_to_json(ctx, vocab);
+    if (!json) return -1;
+    FILE *f = fopen(path, "w");
+    bool ok = f && fputs(json, f) >= 0;
+    if (f && fclose(f) != 0) ok = false;
+    free(json);
+    if (!ok) return fprintf(stderr, "zen train: cannot write the vocabulary to %s\n", path), -1;
+    printf("Saved the vocabulary to %s\n", path);
+    return 0;
 }
