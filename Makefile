@@ -36,7 +36,7 @@ test-asan: build-asan
 	cd build-asan && ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1} UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j$(JOBS)
 
-test: test-release test-asan fuzz-smoke
+test: fuzz-smoke test-release test-asan
 
 # The reference Keras example: Conv2D(32) -> MaxPooling2D -> Flatten -> Dense(128) ->
 # Dense(10), adam, categorical_crossentropy, 5 epochs, batch 64, validation_split 0.2.
