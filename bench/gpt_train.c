@@ -24,6 +24,10 @@
  * prefixed zen.<env>. when $ZEN_BENCH_ENV is set):
  *   RESULT gpt_<config> threads=T median_ms=<ms per step> min_ms=.. reps=.. tokens_per_s=..
  *          params=<count> loss_first=.. loss_last=..
+ *
+ * With ZEN_GPT_PROFILE=1 it also runs the graph's kernels one at a time, as
+ * zen_graph_compute does, timing each over the STEPS steps, and prints (to stderr) the time
+ * per op and per matmul shape, largest first: where a step's time goes.
  */
 #include <math.h>
 #include <stdio.h>
@@ -31,6 +35,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "graph/graph.h" /* the profile mode runs the graph's kernels one by one */
 #include "zen.h"
 
 typedef struct {
@@ -82,6 +87,70 @@ static zen_tensor *layer_norm(builder *b, zen_tensor *x, int64_t d) {
 /* x [B, T, H*hd] -> [B, H, T, hd] view, read in place by zen_attention. */
 static zen_tensor *heads(zen_ctx *ctx, zen_tensor *x, int64_t B, int64_t T, int64_t H, int64_t hd) {
     return zen_permute(ctx, zen_reshape(ctx, x, 4, (int64_t[]){B, T, H, hd}), (const int[]){0, 2, 1, 3});
+}
+
+/* The profile mode: one compute of g with each kernel timed into acc[node] (seconds). */
+static void profiled_compute(zen_graph *g, double *acc) {
+    if (zen_graph_compute(g) != 0) die(g->ctx, "compute"); /* binds every node's data */
+    int nthreads = g->ctx->nthreads < g->planned_threads ? g->ctx->nthreads : g->planned_threads;
+    zen_exec ex = {.work = g->work, .nthreads = nthreads, .run = g->runs, .training = g->training, .ctx = g->ctx};
+    for (int i = 0; i < g->n; i++) {
+        zen_tensor *t = g->nodes[i];
+        if (t->op == ZEN_OP_NONE || zen_op_table[t->op]->is_view) continue;
+        double t0 = zen_time_seconds();
+        zen_op_table[t->op]->forward(t, &ex);
+        acc[i] += zen_time_seconds() - t0;
+    }
+}
+
+typedef struct {
+    char key[160];
+    double s;
+    int count;
+} prof_row;
+
+static int prof_cmp(const void *a, const void *b) {
+    double x = ((const prof_row *)a)->s, y = ((const prof_row *)b)->s;
+    return (x < y) - (x > y);
+}
+
+static void prof_add(prof_row *rows, int *n, const char *key, double s) {
+    for (int i = 0; i < *n; i++)
+        if (!strcmp(rows[i].key, key)) {
+            rows[i].s += s, rows[i].count++;
+            return;
+        }
+    snprintf(rows[*n].key, sizeof rows[*n].key, "%s", key);
+    rows[*n].s = s, rows[*n].count = 1;
+    (*n)++;
+}
+
+/* Prints the time per op name and per matmul (shapes of both sources and the flags). */
+static void prof_print(zen_graph *g, const double *acc, int steps) {
+    prof_row *rows = calloc((size_t)g->n * 2, sizeof *rows);
+    if (!rows) return;
+    int n = 0;
+    double total = 0;
+    for (int i = 0; i < g->n; i++) {
+        zen_tensor *t = g->nodes[i];
+        if (acc[i] <= 0) continue;
+        char key[160], a[64], b[64];
+        snprintf(key, sizeof key, "%s", zen_op_name(t->op));
+        prof_add(rows, &n, key, acc[i]);
+        total += acc[i];
+        if (!strcmp(zen_op_name(t->op), "matmul")) {
+            snprintf(key, sizeof key, "  matmul %s%s x %s%s%s", zen_shape_str(t->src[0], a, sizeof a),
+                     t->ip[0] ? "T" : "", zen_shape_str(t->src[1], b, sizeof b), t->ip[1] ? "T" : "",
+                     t->src[2] ? " +bias" : "");
+            prof_add(rows, &n, key, acc[i]);
+        }
+    }
+    qsort(rows, (size_t)n, sizeof *rows, prof_cmp);
+    fprintf(stderr, "# profile: %.1f ms per step in kernels\n", total / steps * 1e3);
+    for (int i = 0; i < n; i++)
+        fprintf(stderr, "# %8.2f ms %5.1f%% %4dx %s\n", rows[i].s / steps * 1e3, 100 * rows[i].s / total,
+                rows[i].count, rows[i].key);
+    free(rows);
 }
 
 int main(int argc, char **argv) {
@@ -163,6 +232,14 @@ int main(int argc, char **argv) {
         loss_last = lv;
     }
     double sorted_min = t[0];
+    const char *prof = getenv("ZEN_GPT_PROFILE");
+    if (prof && *prof && strcmp(prof, "0")) {
+        double *acc = calloc((size_t)g->n, sizeof *acc);
+        if (!acc) die(ctx, "out of memory");
+        for (int s = 0; s < steps; s++) profiled_compute(g, acc);
+        prof_print(g, acc, steps);
+        free(acc);
+    }
     for (int i = 1; i < steps; i++) sorted_min = t[i] < sorted_min ? t[i] : sorted_min;
     qsort(t, (size_t)steps, sizeof *t, bench_cmp_double);
     bench_stats st = {t[steps / 2] * 1e3, sorted_min * 1e3, steps};
