@@ -13,7 +13,8 @@
 # median over the rounds (and the best round), tokens/s, and zen / PyTorch ratios.
 # PyTorch: /usr/bin/python3 with torch (Debian's python3-torch). The machine load
 # (/proc/loadavg) is printed before every set. RESULT lines are kept in $OUT (default: a
-# temporary file, printed).
+# temporary file, printed). $STEPS, when set, is the number of timed steps of every process
+# (default: 10 for a, 40 for b).
 set -eu
 build=${1:-build}
 rounds=${2:-3}
@@ -37,10 +38,12 @@ while [ "$r" -le "$rounds" ]; do
             load=$(cut -d' ' -f1-3 /proc/loadavg)
             echo "# round $r, gpt_$c, $t thread(s): zen passive, zen, torch shipped, torch tuned (load: $load)" >&2
             echo "# load gpt_$c threads=$t round=$r $load" >> "$out"
-            OMP_NUM_THREADS=$t OMP_WAIT_POLICY=PASSIVE ZEN_BENCH_ENV=passive "$zen_bin" "$c" "$t" >> "$out"
-            OMP_NUM_THREADS=$t "$zen_bin" "$c" "$t" >> "$out"
-            OMP_NUM_THREADS=$t /usr/bin/python3 "$here/gpt_train_torch.py" "$c" --threads "$t" --env shipped >> "$out"
-            OMP_NUM_THREADS=$t tuned /usr/bin/python3 "$here/gpt_train_torch.py" "$c" --threads "$t" --env tuned >> "$out"
+            OMP_NUM_THREADS=$t OMP_WAIT_POLICY=PASSIVE ZEN_BENCH_ENV=passive "$zen_bin" "$c" "$t" ${STEPS:-} >> "$out"
+            OMP_NUM_THREADS=$t "$zen_bin" "$c" "$t" ${STEPS:-} >> "$out"
+            OMP_NUM_THREADS=$t /usr/bin/python3 "$here/gpt_train_torch.py" "$c" --threads "$t" --env shipped \
+                ${STEPS:+--steps $STEPS} >> "$out"
+            OMP_NUM_THREADS=$t tuned /usr/bin/python3 "$here/gpt_train_torch.py" "$c" --threads "$t" --env tuned \
+                ${STEPS:+--steps $STEPS} >> "$out"
         done
     done
     r=$((r + 1))
