@@ -233,19 +233,12 @@ static int spam_run(zen_ctx *ctx, const spam_config *c, spam_result *r, zen_mode
     r->f1 = r->precision + r->recall > 0 ? 2 * r->precision * r->recall / (r->precision + r->recall) : 0;
 
     if (c->output) {
-        /* A model file holds the spec, weights and class names; the vocabulary that turns
-         * text into its input goes beside it (zen_tokenizer_from_json reads it back). */
+        /* One file: spec, weights, class names and the vocabulary that turns text into the
+         * model's input (zen_model_tokenizer_json + zen_tokenizer_from_json read it back). */
         const char *names[] = {"spam"};
-        if (zen_model_set_class_names(m, 1, names) != 0 || zen_model_save(m, c->output) != 0) goto out;
-        if (!(tok_json = zen_tokenizer_to_json(ctx, tok))) goto out;
-        char path[4096];
-        snprintf(path, sizeof path, "%s.vocab.json", c->output);
-        FILE *f = fopen(path, "w");
-        if (!f || fputs(tok_json, f) < 0 || fclose(f) != 0) {
-            if (f) fclose(f);
-            fprintf(stderr, "spam_classifier: cannot write %s\n", path);
+        if (!(tok_json = zen_tokenizer_to_json(ctx, tok)) || zen_model_set_tokenizer_json(m, tok_json) != 0 ||
+            zen_model_set_class_names(m, 1, names) != 0 || zen_model_save(m, c->output) != 0)
             goto out;
-        }
     }
     rc = 0;
 out:
@@ -280,7 +273,7 @@ static void usage(FILE *f, const char *argv0) {
             "  --patience N        EarlyStopping patience on val_loss, 0: none (%d)\n"
             "  --learning-rate X   Adam's (%g)\n"
             "  --seed N            split, initial weights, shuffling (%llu)\n"
-            "  --output PATH       save the model there and its vocabulary as PATH.vocab.json\n"
+            "  --output PATH       save the model (with its vocabulary) there\n"
             "  --verbose N         0 silent, 1 progress bar, 2 a line per epoch (default: a bar on a\n"
             "                      terminal, else lines)\n"
             "  --quiet             --verbose 0\n",
@@ -376,7 +369,7 @@ int main(int argc, char **argv) {
            (long long)r.tn, (long long)r.fp, (long long)r.fn, (long long)r.tp);
     printf("test accuracy %.4f - precision %.4f - recall %.4f - f1 %.4f\n", r.accuracy, r.precision, r.recall,
            r.f1);
-    if (c.output) printf("saved %s and %s.vocab.json\n", c.output, c.output);
+    if (c.output) printf("saved %s (model and vocabulary)\n", c.output);
     zen_ctx_free(ctx);
     return 0;
 }

@@ -30,8 +30,8 @@ int cli_lm_text_data(zen_ctx *ctx, zen_model *m, const char *data, double val_fr
  * Returns 0, or -1 with a message printed or in ctx. */
 int cli_text_data(zen_ctx *ctx, const zen_model *m, const char *dir, const char *loss, uint64_t seed,
                   zen_dataset **train, zen_dataset **test, zen_tokenizer **vocab);
-/* Writes vocab as JSON to MODEL_PATH.vocab.json. */
-int cli_save_vocab(zen_ctx *ctx, const zen_tokenizer *vocab, const char *model_path);
+/* Keeps vocab in the model's spec ("tokenizer"), so the model file carries it. */
+int cli_keep_vocab(zen_ctx *ctx, zen_model *m, const zen_tokenizer *vocab);
 /* ---- model_io.c: what predict, eval and summary share ---- */
 typedef struct cJSON cJSON;
 /* zen_model_load with "zen CMD: cannot load the model: ..." on failure. */

@@ -241,9 +241,10 @@ int cmd_train(int argc, char **argv) {
         snprintf(outbuf, sizeof outbuf, "%.*s.zen", (int)(strcspn(base, ".")), base);
         output = outbuf;
     }
+    if (vocab && cli_keep_vocab(ctx, m, vocab) != 0) goto fail; /* the file carries its vocabulary */
     if (zen_model_save(m, output) != 0) goto fail;
-    printf("Saved the model to %s%s%s\n", output, plot ? " and the curves to " : "", plot ? plot : "");
-    if (vocab && cli_save_vocab(ctx, vocab, output) != 0) goto fail;
+    printf("Saved the model%s to %s%s%s\n", vocab ? " and its vocabulary" : "", output, plot ? " and the curves to " : "",
+           plot ? plot : "");
     rc = 0;
     goto done;
 fail:

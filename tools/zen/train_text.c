@@ -77,16 +77,9 @@ out:
     return rc;
 }
 
-int cli_save_vocab(zen_ctx *ctx, const zen_tokenizer *vocab, const char *model_path) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s.vocab.json", model_path);
+int cli_keep_vocab(zen_ctx *ctx, zen_model *m, const zen_tokenizer *vocab) {
     char *json = zen_tokenizer_to_json(ctx, vocab);
-    if (!json) return -1;
-    FILE *f = fopen(path, "w");
-    bool ok = f && fputs(json, f) >= 0;
-    if (f && fclose(f) != 0) ok = false;
+    int rc = json ? zen_model_set_tokenizer_json(m, json) : -1;
     free(json);
-    if (!ok) return fprintf(stderr, "zen train: cannot write the vocabulary to %s\n", path), -1;
-    printf("Saved the vocabulary to %s\n", path);
-    return 0;
+    return rc;
 }
