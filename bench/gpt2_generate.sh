@@ -3,7 +3,7 @@
 # key/value cache, on a randomly initialised GPT-2 (small: the 124M shape) written as a
 # Hugging Face checkpoint. Greedy decoding of TOKENS tokens after a PROMPT-token prompt.
 #
-#   bench/gpt2_generate.sh [--size small|tiny] [--threads N] [--tokens 64] [--prompt 16]
+#   bench/gpt2_generate.sh [--size small|tiny|char-a] [--threads N] [--tokens 64] [--prompt 16]
 #
 # Needs the release build (build/zen). The checkpoint (about 500 MB for small) goes to a
 # temporary directory, removed at the end.

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """GPT-2 generation speed in plain PyTorch with a key/value cache — the twin of `zen generate`.
 
-  bench/gpt2_generate_torch.py --out DIR [--size small|tiny] [--prompt 16] [--tokens 64] [--threads N]
+  bench/gpt2_generate_torch.py --out DIR [--size small|tiny|char-a] [--prompt 16] [--tokens 64] [--threads N]
 
 Writes a randomly initialised GPT-2 of the given size as a Hugging Face checkpoint in DIR
 (config.json + model.safetensors; small = GPT-2's 124M shape: 12 layers, 12 heads, width 768,
@@ -27,6 +27,8 @@ from gen.gpt2_ref import CONFIG, gelu_new, layer_norm, random_gpt2  # noqa: E402
 SIZES = {
     "small": dict(n_embd=768, n_layer=12, n_head=12, n_positions=1024, n_ctx=1024, vocab_size=50257),
     "tiny": dict(n_embd=64, n_layer=2, n_head=4, n_positions=64, n_ctx=64, vocab_size=256),
+    # benchmark (a) of issue 5: the char-GPT of the training benchmark (6 layers, 6 heads, width 384, context 256, 65 symbols)
+    "char-a": dict(n_embd=384, n_layer=6, n_head=6, n_positions=256, n_ctx=256, vocab_size=65),
 }
 
 
