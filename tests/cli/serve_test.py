@@ -4,7 +4,8 @@
 Starts servers on free ports (--port 0; the port is read from the first line the server
 prints), checks every endpoint, every kind of bad request (each followed by a good one: the
 server keeps serving), dynamic batching (concurrent requests get what zen_model_predict
-gives, in batches of more than one), --no-batching, the connection limit and idle timeout,
+gives, in batches of more than one), PNG/JPEG bodies (as `zen predict` reads the same
+file, ?invert=1), --no-batching, the connection limit and idle timeout,
 and SIGTERM while a request is in flight (it completes; the server exits 0). Every server
 is killed on exit, whatever happens. Python's standard library only."""
 import array
@@ -23,6 +24,7 @@ import threading
 import time
 
 ZEN, MAKER = sys.argv[1], sys.argv[2]
+DIGITS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "images", "digits")
 failures = 0
 servers = []
 
@@ -190,6 +192,51 @@ def run(tmp):
                           {"Content-Type": "application/x-npy"})
     check(st == 200 and near(json.loads(body)["predictions"][0], expect(5)), "single-sample npy: %d" % st)
 
+    # image bodies: one PNG/JPEG each, made into the input as `zen predict` makes the same file
+    print("images", flush=True)
+    def zen_predict(path, *flags):
+        out = os.path.join(tmp, "predict_out.npy")
+        r = subprocess.run([ZEN, "predict", tmp + "/digits.zen", path, "--output", out] + list(flags),
+                           capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, "zen predict %s: %s" % (path, r.stderr))
+        return npy_parse(open(out, "rb").read())[1] if r.returncode == 0 else []
+    def post_image(model, data, ctype, query=""):
+        return req(port, "POST", "/v1/models/%s:predict%s" % (model, query), data, {"Content-Type": ctype})
+    png, jpg = DIGITS + "/seven_paper.png", DIGITS + "/seven.jpg"
+    png_bytes, jpg_bytes = open(png, "rb").read(), open(jpg, "rb").read()
+    for what, path, ctype, query, flags in [("PNG ?invert=1", png, "image/png", "?invert=1", ["--invert"]),
+                                            ("PNG", png, "image/png", "", []),
+                                            ("JPEG", jpg, "image/jpeg", "", []),
+                                            ("JPEG ?invert=0", jpg, "image/jpeg", "?invert=0", [])]:
+        want = zen_predict(path, *flags)
+        st, ct, body, _ = post_image("digits", open(path, "rb").read(), ctype, query)
+        r = json.loads(body) if st == 200 else {}
+        check(st == 200 and len(r["predictions"]) == 1 and near(r["predictions"][0], want)
+              and r["classes"] == [max(range(10), key=lambda k: want[k])],
+              "%s: %d %r vs zen predict %r" % (what, st, body[:300], want))
+        if what == "PNG ?invert=1":
+            inverted = want
+        if what == "PNG":
+            check(not near(want, inverted, 1e-3), "?invert=1 changes the prediction of a dark-on-white PNG")
+    # batched like any other request: images and JSON samples at once, each gets its own row
+    want_png = zen_predict(png, "--invert")
+    results = [None] * 8
+    go = threading.Barrier(8)
+    def mixed(i):
+        go.wait()
+        if i % 2:
+            results[i] = post_json(port, "digits", {"instances": [nested(sample(i))]})
+        else:
+            results[i] = post_image("digits", png_bytes, "image/png", "?invert=1")
+    ts = [threading.Thread(target=mixed, args=(i,)) for i in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    for i, (st, ct, body, _) in enumerate(results):
+        check(st == 200 and near(json.loads(body)["predictions"][0], want_png if i % 2 == 0 else expect(i)),
+              "concurrent image/JSON request %d: %d %r" % (i, st, body[:200]))
+
     # dynamic batching: every sample its own request, all at once
     print("batching", flush=True)
     def concurrent(port, count):
@@ -279,6 +326,20 @@ def run(tmp):
                        {"Content-Type": "application/x-npy"}), 400, "sample 0, element 1 is NaN")
     bad("npy truncated", req(port, "POST", "/v1/models/plain:predict", npy_bytes([2, 4], [0] * 8)[:-3],
                              {"Content-Type": "application/x-npy"}), 400, "truncated")
+    bad("truncated PNG", post_image("digits", png_bytes[:len(png_bytes) // 2], "image/png"), 400,
+        "request body: damaged PNG")
+    bad("truncated JPEG", post_image("digits", jpg_bytes[:len(jpg_bytes) // 2], "image/jpeg"), 400,
+        "request body: damaged JPEG")
+    bad("not an image", post_image("digits", b"hello, world", "image/png"), 400,
+        "request body: not a PNG or JPEG image")
+    bad("empty image", post_image("digits", b"", "image/png"), 400, "the body is empty")
+    bad("PNG sent as JPEG", post_image("digits", png_bytes, "image/jpeg"), 400,
+        "Content-Type says JPEG but the body is a PNG image")
+    bad("image to an int model", post_image("tokens", png_bytes, "image/png"), 415,
+        "the model 'tokens' takes int32 token ids, not images")
+    bad("bad invert", post_image("digits", png_bytes, "image/png", "?invert=yes"), 400, "?invert=yes: give invert=1")
+    bad("invert on JSON", req(port, "POST", "/v1/models/plain:predict?invert=1", json.dumps(good),
+                              {"Content-Type": "application/json"}), 400, "image bodies")
     bad("content type", req(port, "POST", "/v1/models/plain:predict", "1,2,3,4", {"Content-Type": "text/csv"}), 415,
         "Content-Type 'text/csv' is not supported")
     big = b'{"instances": [' + b"0," * 200000 + b"0]}"
@@ -317,6 +378,26 @@ def run(tmp):
     check(metric(text, "zen_batch_size_count", 'model="digits"') == 12 and
           metric(text, "zen_batch_size_bucket", 'model="digits",le="1"') == 12, "--no-batching ran batches of 1")
     stop(b, "server B")
+
+    # ---- server E: a model whose input is not an image ----
+    print("non-image model", flush=True)
+    os.mkdir(tmp + "/wide")
+    spec = tmp + "/wide/wide.json"
+    with open(spec, "w") as f:
+        json.dump({"class_name": "Sequential", "config": {"name": "wide", "layers": [
+            {"class_name": "Input", "config": {"shape": [5]}},
+            {"class_name": "Dense", "config": {"units": 2, "activation": "softmax"}}]}}, f)
+    subprocess.run([MAKER, tmp + "/wide", spec], check=True)
+    e, port = start([tmp + "/wide/wide.zen", "--port", "0"])
+    good = {"instances": [[1, 2, 3, 4, 5]]}
+    def bad_wide(what, got, want_status, want_text):
+        st, ct, body, _ = got
+        msg = json.loads(body).get("error", "") if ct == "application/json" else ""
+        check(st == want_status and want_text in msg, "%s: %d %r" % (what, st, body[:300]))
+        check(post_json(port, "wide", good)[0] == 200, "good request after %s" % what)
+    bad_wide("image to a (5,) model", post_image("wide", png_bytes, "image/png"), 415,
+             "the model 'wide' does not take images (its input (5,): a flat input of 5 values is not a square image")
+    stop(e, "server E")
 
     # ---- server C: connection limit, idle timeout ----
     print("limits and shutdown", flush=True)

@@ -27,6 +27,8 @@ static const char *usage =
     "Serves a model file, or every *.zen file in DIR (each named by its file stem), over HTTP:\n"
     "  GET  /                          a page to draw digits on and see the predictions\n"
     "  POST /v1/models/<name>:predict  {\"instances\": [...]} or an NPY body (application/x-npy)\n"
+    "                                  or one image (image/png, image/jpeg), made as `zen predict`\n"
+    "                                  makes an image file; add ?invert=1 as its --invert\n"
     "  GET  /v1/models, /v1/models/<name>, /healthz, /metrics (Prometheus)\n"
     "\n"
     "  --host ADDR            IPv4 address to listen on (default 127.0.0.1; 0.0.0.0 for all)\n"

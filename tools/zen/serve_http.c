@@ -5,7 +5,8 @@
  *   GET  /metrics                       Prometheus text (serve_metrics.c)
  *   GET  /v1/models                     {"models": [metadata, ...]}
  *   GET  /v1/models/<name>              metadata: shapes, dtypes, labels, parameters, file
- *   POST /v1/models/<name>:predict      {"instances": [...]} or an NPY body
+ *   POST /v1/models/<name>:predict      {"instances": [...]}, an NPY body, or one PNG/JPEG
+ *                                       image (?invert=1 for a dark drawing on light paper)
  *
  * Every request that cannot be served gets a 4xx JSON {"error": "..."} that names what was
  * wrong; nothing a client sends stops the server. The body is read whole (up to --max-body;
@@ -262,6 +263,54 @@ static void *read_npy_body(const serve_model *m, const request *r, int64_t *n, c
     return x;
 }
 
+/* An image body (image/png, image/jpeg): one sample, made as `zen predict` makes it from an
+ * image file (zen_image_to_input: the model's channels, resized to its height x width,
+ * scaled to [0, 1], inverted when the query says ?invert=1). */
+static void *read_image_body(const serve_model *m, const request *r, const char *ctype, bool invert, int64_t *n,
+                             int *http, char *err, size_t errlen) {
+    *http = 400;
+    if (m->in_dtype != ZEN_F32) {
+        *http = 415;
+        return snprintf(err, errlen, "the model '%s' takes int32 token ids, not images: send application/json or "
+                                     "application/x-npy", m->name), NULL;
+    }
+    zen_ctx *ctx = zen_ctx_new();
+    if (!ctx) return snprintf(err, errlen, "out of memory"), NULL;
+    int64_t h, w;
+    int c;
+    void *x = NULL;
+    const char *fmt = zen_image_format(r->body, r->n), *want = strchr(ctype, '/') + 1;
+    bool jpeg_ct = !strncasecmp(want, "jpeg", 4) || !strncasecmp(want, "jpg", 3);
+    if (zen_image_input_layout(ctx, m->in_ndim, m->in_shape, NULL, &h, &w, &c) != 0) {
+        char shape[160];
+        shape_text(shape, sizeof shape, "", m->in_ndim, m->in_shape);
+        *http = 415;
+        const char *e = strstr(zen_ctx_error(ctx), ": ");
+        snprintf(err, errlen, "the model '%s' does not take images (its input %s: %s): send application/json or "
+                              "application/x-npy", m->name, shape, e ? e + 2 : zen_ctx_error(ctx));
+    } else if (r->n == 0) {
+        snprintf(err, errlen, "the body is empty: send the %s file's bytes (curl --data-binary @FILE)",
+                 jpeg_ct ? "JPEG" : "PNG");
+    } else if (fmt && strcmp(fmt, jpeg_ct ? "jpeg" : "png")) {
+        snprintf(err, errlen, "request body: Content-Type says %s but the body is a %s image", jpeg_ct ? "JPEG" : "PNG",
+                 !strcmp(fmt, "png") ? "PNG" : "JPEG");
+    } else if (!(x = malloc((size_t)m->in_numel * sizeof(float)))) {
+        snprintf(err, errlen, "out of memory");
+    } else {
+        zen_image_input_opts o = {.invert = invert};
+        if (zen_image_to_input(ctx, r->body, r->n, "request body", m->in_ndim, m->in_shape, &o, x) != 0) {
+            const char *e = zen_ctx_error(ctx);
+            if (e && !strncmp(e, "zen_image_", 10) && strstr(e, ": ")) e = strstr(e, ": ") + 2; /* the function name */
+            snprintf(err, errlen, "%s", e ? e : "cannot decode the image");
+            free(x);
+            x = NULL;
+        }
+    }
+    *n = 1;
+    zen_ctx_free(ctx);
+    return x;
+}
+
 /* ---- predict: writing results ---- */
 
 static bool accepts_npy(struct MHD_Connection *c) {
@@ -319,15 +368,27 @@ static int64_t class_of(const serve_model *m, const float *y) {
 static enum MHD_Result predict(serve_server *s, struct MHD_Connection *c, request *r, serve_model *m) {
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     bool npy = ct && !strncasecmp(ct, "application/x-npy", 17);
-    if (ct && !npy && strncasecmp(ct, "application/json", 16))
+    bool image = ct && (!strncasecmp(ct, "image/png", 9) || !strncasecmp(ct, "image/jpeg", 10) ||
+                        !strncasecmp(ct, "image/jpg", 9));
+    if (ct && !npy && !image && strncasecmp(ct, "application/json", 16))
         return send_error(s, c, r, 415, NULL,
-                          "Content-Type '%.100s' is not supported: send application/json ({\"instances\": [...]}) or "
-                          "application/x-npy",
+                          "Content-Type '%.100s' is not supported: send application/json ({\"instances\": [...]}), "
+                          "application/x-npy, image/png or image/jpeg",
                           ct);
+    /* ?invert=1: 255 - v before scaling, as `zen predict --invert` (a dark digit on white paper) */
+    const char *inv = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "invert");
+    bool invert = inv && (!strcmp(inv, "1") || !strcmp(inv, "true"));
+    if (inv && !invert && strcmp(inv, "0") && strcmp(inv, "false"))
+        return send_error(s, c, r, 400, NULL, "?invert=%.40s: give invert=1 (or 0)", inv);
+    if (inv && !image)
+        return send_error(s, c, r, 400, NULL, "?invert applies to image bodies (image/png, image/jpeg) only");
     char err[1200] = "";
     int64_t n = 0;
-    void *x = npy ? read_npy_body(m, r, &n, err, sizeof err) : read_json_body(m, r, &n, err, sizeof err);
-    if (!x) return send_error(s, c, r, 400, NULL, "%s", err);
+    int bad = 400;
+    void *x = image ? read_image_body(m, r, ct, invert, &n, &bad, err, sizeof err)
+              : npy ? read_npy_body(m, r, &n, err, sizeof err)
+                    : read_json_body(m, r, &n, err, sizeof err);
+    if (!x) return send_error(s, c, r, bad, NULL, "%s", err);
     serve_job job = {.x = x, .n = n, .y = malloc((size_t)n * (size_t)m->out_numel * sizeof(float))};
     if (!job.y) {
         free(x);
