@@ -277,6 +277,10 @@ def run(tmp):
               "%s: %d %s %r (want %d, %r)" % (what, st, ct, body[:300], want_status, want_text))
         st, _, body, _ = post_json(port, "plain", good)
         check(st == 200, "good request after %s: %d %r" % (what, st, body[:200]))
+    # `curl -d` sends JSON labelled as a form (TF Serving's curl examples do): read as JSON
+    st, _, body, _ = req(port, "POST", "/v1/models/plain:predict", json.dumps(good),
+                         {"Content-Type": "application/x-www-form-urlencoded"})
+    check(st == 200 and "predictions" in json.loads(body), "curl -d form body read as JSON: %d %r" % (st, body[:200]))
     bad("bad JSON", post_json(port, "plain", '{"instances": [[1, 2'), 400, "not valid JSON")
     bad("NaN", post_json(port, "plain", '{"instances": [[NaN, 1, 2, 3]]}'), 400, "not valid JSON")
     bad("empty body", post_json(port, "plain", ""), 400, "empty")

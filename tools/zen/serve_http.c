@@ -370,7 +370,9 @@ static enum MHD_Result predict(serve_server *s, struct MHD_Connection *c, reques
     bool npy = ct && !strncasecmp(ct, "application/x-npy", 17);
     bool image = ct && (!strncasecmp(ct, "image/png", 9) || !strncasecmp(ct, "image/jpeg", 10) ||
                         !strncasecmp(ct, "image/jpg", 9));
-    if (ct && !npy && !image && strncasecmp(ct, "application/json", 16))
+    /* `curl -d '{...}'` (TF Serving's own examples) labels its body as a form: read it as JSON. */
+    bool curl_form = ct && !strncasecmp(ct, "application/x-www-form-urlencoded", 33);
+    if (ct && !npy && !image && !curl_form && strncasecmp(ct, "application/json", 16))
         return send_error(s, c, r, 415, NULL,
                           "Content-Type '%.100s' is not supported: send application/json ({\"instances\": [...]}), "
                           "application/x-npy, image/png or image/jpeg",
