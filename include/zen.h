@@ -1067,8 +1067,9 @@ typedef struct zen_fit_opts {
                                            the history returned starts with its epochs */
     /* Callback state travels in checkpoints too (EarlyStopping's best, wait and best weights,
      * ReduceLROnPlateau's best, wait and cooldown, ModelCheckpoint's best): resume with the
-     * same callbacks in the same order (same kinds, monitors and restore_best_weights), else
-     * zen_model_fit fails naming the callback that differs. */
+     * same such callbacks in the same order (same kinds, monitors and restore_best_weights;
+     * CSVLogger and LambdaCallback may differ), else zen_model_fit fails naming the
+     * callback that differs. */
 } zen_fit_opts;
 /* Keras's defaults (the values in the comments above). */
 ZEN_API zen_fit_opts zen_fit_defaults(void);

@@ -395,6 +395,11 @@ static bool get_int(const cJSON *o, const char *key, int lo, int *out) {
     return true;
 }
 
+bool zen__callback_stateful(const zen_callback *cb) {
+    return cb && (cb->on_epoch_end == early_epoch || cb->on_epoch_end == reduce_epoch ||
+                  cb->on_epoch_end == checkpoint_epoch);
+}
+
 cJSON *zen__callback_state(const zen_callback *cb) {
     if (!cb) return cJSON_CreateNull();
     cJSON *s = cJSON_CreateObject();

@@ -526,8 +526,8 @@ zen_history *zen_model_fit(zen_model *m, const zen_dataset *train, const zen_fit
     /* Resuming: the callbacks go on from the checkpoint's state (checked when it was loaded). */
     for (int i = 0; resume.cb_state && i < resume.ncb; i++) {
         char err[300];
-        if (zen__callback_set_state(o.callbacks[i], i, cJSON_GetArrayItem(resume.cb_state, i), resume.cb_best[i], true,
-                                    err, sizeof err) != 0) {
+        if (resume.cb_entry[i] && zen__callback_set_state(o.callbacks[i], i, resume.cb_entry[i], resume.cb_best[i], true,
+                                                          err, sizeof err) != 0) {
             zen__fail(ctx, "zen_model_fit: resume: %s", err);
             goto fail;
         }

@@ -466,6 +466,7 @@ void zen__train_state_clear(zen_train_state *ts) {
     free(ts->order);
     zen_history_free(ts->history);
     cJSON_Delete(ts->cb_state);
+    free(ts->cb_entry);
     for (int i = 0; ts->cb_best && i < ts->ncb; i++) free(ts->cb_best[i]);
     free(ts->cb_best);
     memset(ts, 0, sizeof *ts);
@@ -501,12 +502,16 @@ static float *callback_best(const zen_model *m, const st_file *f, bool *used, in
     return buf;
 }
 
-/* The checkpoint's callbacks_state, checked against the resumed fit's callbacks; on success
- * the parsed array and the best weights go to *state, *best (ncbs entries). A checkpoint
- * without it (written before callback state was saved) gives NULL: the callbacks start afresh. */
+/* The checkpoint's callbacks_state, checked against the resumed fit's callbacks: the
+ * stateful ones (EarlyStopping, ReduceLROnPlateau, ModelCheckpoint) must be the same, in the
+ * same order; stateless ones (CSVLogger, LambdaCallback) may come and go. On success *state
+ * is the parsed array and, per callback of the fit, (*entry)[i] its entry and (*best)[i] its
+ * best weights (ncbs entries each). A checkpoint without callbacks_state (written before
+ * callback state was saved) gives NULL: the callbacks start afresh. */
 static int callbacks_state(const zen_model *m, const st_file *f, bool *used, zen_callback *const *cbs, int ncbs,
-                           cJSON **state, float ***best, char *err, size_t en) {
+                           cJSON **state, cJSON ***entry, float ***best, char *err, size_t en) {
     *state = NULL;
+    *entry = NULL;
     *best = NULL;
     const char *text = st_meta(f, "callbacks_state");
     if (!text) return 0;
@@ -515,28 +520,38 @@ static int callbacks_state(const zen_model *m, const st_file *f, bool *used, zen
         cJSON_Delete(a);
         return err_fmt(err, en, "__metadata__ callbacks_state must be a JSON array (one entry per callback)");
     }
-    if (cJSON_GetArraySize(a) != ncbs) {
-        err_fmt(err, en, "the checkpoint was written by a fit with %d callbacks, this fit has %d (resume with the "
-                         "same callbacks in the same order)", cJSON_GetArraySize(a), ncbs);
+    int nfile = 0, nfit = 0;
+    for (int i = 0; i < cJSON_GetArraySize(a); i++) nfile += cJSON_HasObjectItem(cJSON_GetArrayItem(a, i), "monitor");
+    for (int i = 0; i < ncbs; i++) nfit += zen__callback_stateful(cbs[i]);
+    if (nfile != nfit) {
+        err_fmt(err, en, "the checkpoint holds the state of %d callbacks (EarlyStopping, ReduceLROnPlateau, "
+                         "ModelCheckpoint), this fit has %d (resume with the same ones in the same order)", nfile, nfit);
         cJSON_Delete(a);
         return -1;
     }
     float **b = calloc((size_t)(ncbs ? ncbs : 1), sizeof *b);
-    int rc = b ? 0 : err_fmt(err, en, "out of memory");
-    for (int i = 0; !rc && i < ncbs; i++) {
-        const cJSON *s = cJSON_GetArrayItem(a, i);
-        if (cJSON_IsTrue(cJSON_GetObjectItem(s, "best_weights")) && !(b[i] = callback_best(m, f, used, i, err, en)))
+    cJSON **e = calloc((size_t)(ncbs ? ncbs : 1), sizeof *e);
+    int rc = b && e ? 0 : err_fmt(err, en, "out of memory");
+    for (int i = 0, j = 0; !rc && i < cJSON_GetArraySize(a); i++) {
+        cJSON *s = cJSON_GetArrayItem(a, i);
+        if (!cJSON_HasObjectItem(s, "monitor")) continue;
+        while (!zen__callback_stateful(cbs[j])) j++; /* there is one: the counts match */
+        e[j] = s;
+        if (cJSON_IsTrue(cJSON_GetObjectItem(s, "best_weights")) && !(b[j] = callback_best(m, f, used, i, err, en)))
             rc = -1;
-        else if (zen__callback_set_state(cbs[i], i, s, b[i], false, err, en) != 0)
+        else if (zen__callback_set_state(cbs[j], j, s, b[j], false, err, en) != 0)
             rc = -1;
+        j++;
     }
     if (rc) {
         for (int i = 0; b && i < ncbs; i++) free(b[i]);
         free(b);
+        free(e);
         cJSON_Delete(a);
         return -1;
     }
     *state = a;
+    *entry = e;
     *best = b;
     return 0;
 }
@@ -553,7 +568,7 @@ int zen__checkpoint_load_mem(zen_model *m, const unsigned char *buf, size_t size
     bool *used = calloc((size_t)(f.ntensors ? f.ntensors : 1), sizeof *used);
     char *spec = zen_model_to_json(m);
     const char *fspec = st_meta(&f, "model");
-    cJSON *cb_state = NULL;
+    cJSON *cb_state = NULL, **cb_entry = NULL;
     float **cb_best = NULL;
     if (!used || !spec) {
         load_fail(ctx, W, path, "out of memory");
@@ -565,7 +580,7 @@ int zen__checkpoint_load_mem(zen_model *m, const unsigned char *buf, size_t size
     } else if (check_weights(m, &f, used, err, sizeof err) != 0 ||
                optimizer_state(m, &f, used, false, err, sizeof err) != 0 ||
                training_state(&f, used, n, NULL, err, sizeof err) != 0 ||
-               callbacks_state(m, &f, used, cbs, ncbs, &cb_state, &cb_best, err, sizeof err) != 0 ||
+               callbacks_state(m, &f, used, cbs, ncbs, &cb_state, &cb_entry, &cb_best, err, sizeof err) != 0 ||
                check_unexpected(&f, used, err, sizeof err) ||
                read_class_names(m, &f, err, sizeof err) != 0 ||
                training_state(&f, used, n, ts, err, sizeof err) != 0) {
@@ -582,10 +597,12 @@ int zen__checkpoint_load_mem(zen_model *m, const unsigned char *buf, size_t size
     }
     if (rc == 0) {
         ts->cb_state = cb_state;
+        ts->cb_entry = cb_entry;
         ts->cb_best = cb_best;
         ts->ncb = cb_state ? ncbs : 0;
     } else {
         cJSON_Delete(cb_state);
+        free(cb_entry);
         for (int i = 0; cb_best && i < ncbs; i++) free(cb_best[i]);
         free(cb_best);
         if (ts && ts->history) zen__train_state_clear(ts);

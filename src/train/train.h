@@ -129,6 +129,7 @@ void zen__weights_restore(zen_model *m, const float *buf);
  * checks s against cb (same kind, monitor, restore_best_weights: err says what differs) and,
  * with apply, puts it in (call it after on_train_begin); best: the weights for EarlyStopping. */
 cJSON *zen__callback_state(const zen_callback *cb);
+bool zen__callback_stateful(const zen_callback *cb); /* EarlyStopping, ReduceLROnPlateau, ModelCheckpoint */
 const float *zen__callback_best_weights(const zen_callback *cb, int64_t *n);
 int zen__callback_set_state(zen_callback *cb, int index, const cJSON *s, const float *best, bool apply, char *err,
                             size_t en);
@@ -178,11 +179,13 @@ typedef struct zen_train_state {
     zen_history *history; /* the epochs so far */
     /* Callbacks. Writing: the fit's list (their state goes into "callbacks_state"). Read
      * back: cb_state is the checkpoint's callbacks_state array (NULL in files written before
-     * it existed: the callbacks start afresh) and cb_best[i] callback i's best weights or
-     * NULL (ncb entries). */
+     * it existed: the callbacks start afresh); for the resumed fit's callback i, cb_entry[i]
+     * is its entry in cb_state (NULL: stateless) and cb_best[i] its best weights or NULL
+     * (ncb entries). */
     zen_callback *const *callbacks;
     int ncallbacks;
     cJSON *cb_state;
+    cJSON **cb_entry;
     float **cb_best;
     int ncb;
 } zen_train_state;
