@@ -1065,6 +1065,11 @@ typedef struct zen_fit_opts {
                                            loaded, training starts at its epoch (initial_epoch must
                                            be 0 or that epoch), seed and shuffle come from it, and
                                            the history returned starts with its epochs */
+    /* Callback state travels in checkpoints too (EarlyStopping's best, wait and best weights,
+     * ReduceLROnPlateau's best, wait and cooldown, ModelCheckpoint's best): resume with the
+     * same such callbacks in the same order (same kinds, monitors and restore_best_weights;
+     * CSVLogger and LambdaCallback may differ), else zen_model_fit fails naming the
+     * callback that differs. */
 } zen_fit_opts;
 /* Keras's defaults (the values in the comments above). */
 ZEN_API zen_fit_opts zen_fit_defaults(void);

@@ -363,3 +363,136 @@ zen_callback *zen_lambda_callback(zen_callback_hooks hooks) {
     cb->on_epoch_end = lambda_epoch;
     return cb;
 }
+
+/* ---- state in checkpoints ----
+ * What a resumed fit needs to go on as the uninterrupted one would: EarlyStopping's best
+ * value, wait counter and best epoch (its best weights go into the checkpoint as tensors,
+ * see zen__callback_best_weights), ReduceLROnPlateau's best, wait and cooldown left, and
+ * ModelCheckpoint's best. Numbers that must come back bit for bit are decimal strings of
+ * 17 significant digits ("inf" before the first epoch). Every callback, stateless ones too,
+ * is recorded by kind, so a resume can check it was given the same list. */
+
+static void put_double(cJSON *o, const char *key, double v) {
+    char b[40];
+    snprintf(b, sizeof b, "%.17g", v);
+    cJSON_AddStringToObject(o, key, b);
+}
+
+static bool get_double(const cJSON *o, const char *key, double *out) {
+    const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(o, key));
+    char *end;
+    if (!s || !*s) return false;
+    errno = 0;
+    *out = strtod(s, &end);
+    return !*end && !isnan(*out);
+}
+
+static bool get_int(const cJSON *o, const char *key, int lo, int *out) {
+    const cJSON *v = cJSON_GetObjectItem(o, key);
+    if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > 1e9 || v->valuedouble != floor(v->valuedouble))
+        return false;
+    *out = (int)v->valuedouble;
+    return true;
+}
+
+bool zen__callback_stateful(const zen_callback *cb) {
+    return cb && (cb->on_epoch_end == early_epoch || cb->on_epoch_end == reduce_epoch ||
+                  cb->on_epoch_end == checkpoint_epoch);
+}
+
+cJSON *zen__callback_state(const zen_callback *cb) {
+    if (!cb) return cJSON_CreateNull();
+    cJSON *s = cJSON_CreateObject();
+    cJSON_AddStringToObject(s, "kind", cb->kind);
+    const monitor *mon = NULL;
+    if (cb->on_epoch_end == early_epoch) {
+        const early_stopping *e = cb->state;
+        mon = &e->mon;
+        cJSON_AddBoolToObject(s, "restore_best_weights", e->restore);
+        cJSON_AddNumberToObject(s, "best_epoch", e->best_epoch);
+        cJSON_AddBoolToObject(s, "best_weights", zen__callback_best_weights(cb, NULL) != NULL);
+    } else if (cb->on_epoch_end == reduce_epoch) {
+        const reduce_lr *r = cb->state;
+        mon = &r->mon;
+        cJSON_AddNumberToObject(s, "cooldown_left", r->cooldown_left);
+    } else if (cb->on_epoch_end == checkpoint_epoch) {
+        mon = &((const checkpoint *)cb->state)->mon;
+    }
+    if (mon) {
+        cJSON_AddStringToObject(s, "monitor", mon->name);
+        put_double(s, "best", mon->best);
+        cJSON_AddNumberToObject(s, "wait", mon->wait);
+    }
+    return s;
+}
+
+const float *zen__callback_best_weights(const zen_callback *cb, int64_t *n) {
+    if (!cb || cb->on_epoch_end != early_epoch) return NULL;
+    const early_stopping *e = cb->state;
+    if (!e->restore || !e->best_weights || e->best_epoch < 0) return NULL;
+    if (n) *n = e->nweights;
+    return e->best_weights;
+}
+
+int zen__callback_set_state(zen_callback *cb, int index, const cJSON *s, const float *best, bool apply, char *err,
+                            size_t en) {
+    const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(s, "kind"));
+    if (!cb || cJSON_IsNull(s)) {
+        if (!cb && cJSON_IsNull(s)) return 0;
+        snprintf(err, en, "callback %d is %s here but was %s when the checkpoint was written", index,
+                 cb ? cb->kind : "NULL", kind ? kind : "NULL");
+        return -1;
+    }
+    if (!kind || strcmp(kind, cb->kind)) {
+        snprintf(err, en, "callback %d is %s here but was %.40s when the checkpoint was written (resume with the same "
+                          "callbacks in the same order)", index, cb->kind, kind ? kind : "?");
+        return -1;
+    }
+    monitor *mon = cb->on_epoch_end == early_epoch    ? &((early_stopping *)cb->state)->mon
+                   : cb->on_epoch_end == reduce_epoch ? &((reduce_lr *)cb->state)->mon
+                   : cb->on_epoch_end == checkpoint_epoch ? &((checkpoint *)cb->state)->mon
+                                                          : NULL;
+    if (!mon) return 0; /* stateless: CSVLogger, LambdaCallback */
+    double bestv;
+    int wait, best_epoch = -1, cooldown_left = 0;
+    const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(s, "monitor"));
+    bool ok = name && get_double(s, "best", &bestv) && get_int(s, "wait", 0, &wait);
+    if (ok && cb->on_epoch_end == early_epoch) ok = get_int(s, "best_epoch", -1, &best_epoch);
+    if (ok && cb->on_epoch_end == reduce_epoch) ok = get_int(s, "cooldown_left", 0, &cooldown_left);
+    if (!ok) {
+        snprintf(err, en, "callbacks_state entry %d (%s) needs monitor, best (a decimal string), wait%s", index, kind,
+                 cb->on_epoch_end == early_epoch    ? ", best_epoch"
+                 : cb->on_epoch_end == reduce_epoch ? ", cooldown_left"
+                                                    : "");
+        return -1;
+    }
+    if (strcmp(name, mon->name)) {
+        snprintf(err, en, "callback %d (%s) monitors %s here but %.40s in the checkpoint", index, kind, mon->name, name);
+        return -1;
+    }
+    if (cb->on_epoch_end == early_epoch) {
+        early_stopping *e = cb->state;
+        if (cJSON_IsTrue(cJSON_GetObjectItem(s, "restore_best_weights")) != e->restore) {
+            snprintf(err, en, "callback %d (EarlyStopping) has restore_best_weights %s here but %s in the checkpoint",
+                     index, e->restore ? "on" : "off", e->restore ? "off" : "on");
+            return -1;
+        }
+        if (e->restore && best_epoch >= 0 && !best) {
+            snprintf(err, en, "callback %d (EarlyStopping): the checkpoint has no best weights for best epoch %d", index,
+                     best_epoch + 1);
+            return -1;
+        }
+    }
+    if (!apply) return 0;
+    /* after on_train_begin, which starts every callback afresh */
+    mon->best = bestv;
+    mon->wait = wait;
+    if (cb->on_epoch_end == early_epoch) {
+        early_stopping *e = cb->state;
+        e->best_epoch = best_epoch;
+        if (e->restore && best_epoch >= 0 && e->best_weights)
+            memcpy(e->best_weights, best, (size_t)e->nweights * sizeof *best);
+    }
+    if (cb->on_epoch_end == reduce_epoch) ((reduce_lr *)cb->state)->cooldown_left = cooldown_left;
+    return 0;
+}

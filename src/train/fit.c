@@ -485,7 +485,8 @@ zen_history *zen_model_fit(zen_model *m, const zen_dataset *train, const zen_fit
     }
     /* Resuming: the checkpoint's weights, optimizer state, epoch, seed, order and history. */
     if (o.resume_path) {
-        if (zen__checkpoint_load(m, o.resume_path, tr->n, o.initial_epoch, &resume) != 0) goto fail;
+        if (zen__checkpoint_load(m, o.resume_path, tr->n, o.initial_epoch, o.callbacks, o.ncallbacks, &resume) != 0)
+            goto fail;
         drop_graphs(t); /* built with the seed before the checkpoint's */
         o.initial_epoch = resume.epoch;
         o.seed = resume.seed;
@@ -522,6 +523,15 @@ zen_history *zen_model_fit(zen_model *m, const zen_dataset *train, const zen_fit
                         .verbose = prog ? zen__progress_mode(prog) : 0};
     /* a callback that cannot start (CSVLogger's file) stops training before the first step */
     if (run_callbacks(o.callbacks, o.ncallbacks, &st, 0, 0, NULL)) st.stop = h->stopped_early = true;
+    /* Resuming: the callbacks go on from the checkpoint's state (checked when it was loaded). */
+    for (int i = 0; resume.cb_state && i < resume.ncb; i++) {
+        char err[300];
+        if (resume.cb_entry[i] && zen__callback_set_state(o.callbacks[i], i, resume.cb_entry[i], resume.cb_best[i], true,
+                                                          err, sizeof err) != 0) {
+            zen__fail(ctx, "zen_model_fit: resume: %s", err);
+            goto fail;
+        }
+    }
     bool failed = false;
     int64_t since_eval = 0;
     for (int epoch = o.initial_epoch; epoch < o.epochs && !st.stop; epoch++) {
@@ -617,7 +627,8 @@ zen_history *zen_model_fit(zen_model *m, const zen_dataset *train, const zen_fit
         if (st.stop) h->stopped_early = true;
         if (o.checkpoint_path) { /* after the callbacks: ReduceLROnPlateau's change is kept */
             zen_train_state ts = {.epoch = epoch + 1, .seed = o.seed, .shuffle = o.shuffle, .batch_size = o.batch_size,
-                                  .rng = rng, .order = order, .n = tr->n, .history = h};
+                                  .rng = rng, .order = order, .n = tr->n, .history = h,
+                                  .callbacks = o.callbacks, .ncallbacks = o.ncallbacks};
             if (zen__model_write(m, o.checkpoint_path, &ts) != 0) {
                 failed = true;
                 break;
@@ -631,14 +642,12 @@ zen_history *zen_model_fit(zen_model *m, const zen_dataset *train, const zen_fit
     zen__progress_free(prog);
     zen_batch_iter_free(it);
     free(order);
-    free(resume.order);
-    zen_history_free(resume.history);
+    zen__train_state_clear(&resume);
     zen_dataset_free(own_train);
     zen_dataset_free(own_val);
     return h;
 fail:
-    free(resume.order);
-    zen_history_free(resume.history);
+    zen__train_state_clear(&resume);
     zen__progress_free(prog);
     zen_batch_iter_free(it);
     free(order);

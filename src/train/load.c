@@ -327,6 +327,9 @@ zen_model *zen__model_load_mem(zen_ctx *ctx, const unsigned char *buf, size_t si
         if (order) used[order - f.tensors] = true;
         if (hist) used[hist - f.tensors] = true;
     }
+    if (st_meta(&f, "callbacks_state")) /* EarlyStopping's best weights: checked on resume */
+        for (int i = 0; i < f.ntensors; i++)
+            if (!strncmp(f.tensors[i].name, "callbacks/", 10)) used[i] = true;
     if (check_unexpected(&f, used, err, sizeof err) != 0) goto fail_err;
     copy_weights(m, &f);
     if (st_meta(&f, "optimizer_state") && optimizer_state(m, &f, used, true, err, sizeof err) != 0) goto fail_err;
@@ -459,8 +462,102 @@ out:
     return rc;
 }
 
+void zen__train_state_clear(zen_train_state *ts) {
+    free(ts->order);
+    zen_history_free(ts->history);
+    cJSON_Delete(ts->cb_state);
+    free(ts->cb_entry);
+    for (int i = 0; ts->cb_best && i < ts->ncb; i++) free(ts->cb_best[i]);
+    free(ts->cb_best);
+    memset(ts, 0, sizeof *ts);
+}
+
+/* One callback's best weights, "callbacks/<i>/best/<layer>/<weight>", into a new buffer in
+ * zen__weights_snapshot's order. */
+static float *callback_best(const zen_model *m, const st_file *f, bool *used, int i, char *err, size_t en) {
+    int64_t total = 0;
+    for (int l = 0; l < m->nlayers; l++)
+        for (int k = 0; k < m->layers[l]->nweights; k++) total += zen_numel(m->layers[l]->weights[k]);
+    float *buf = malloc((size_t)(total ? total : 1) * sizeof *buf), *p = buf;
+    if (!buf) return err_fmt(err, en, "out of memory"), NULL;
+    for (int l = 0; l < m->nlayers; l++)
+        for (int k = 0; k < m->layers[l]->nweights; k++) {
+            const zen_tensor *w = m->layers[l]->weights[k];
+            char name[200];
+            snprintf(name, sizeof name, "callbacks/%d/best/%s/%s", i, m->layers[l]->name, m->layers[l]->weight_names[k]);
+            const st_tensor *t = st_find(f, name);
+            bool ok = t && t->dtype == ST_F32 && t->ndim == w->ndim;
+            for (int d = 0; ok && d < w->ndim; d++) ok = t->shape[d] == w->shape[d];
+            if (!ok) {
+                err_fmt(err, en, "tensor %.150s %s (callback %d's best weights: F32 shaped like %s/%s)", name,
+                        t ? "has the wrong dtype or shape" : "is missing", i, m->layers[l]->name,
+                        m->layers[l]->weight_names[k]);
+                free(buf);
+                return NULL;
+            }
+            used[t - f->tensors] = true;
+            memcpy(p, t->data, (size_t)zen_numel(w) * sizeof *p);
+            p += zen_numel(w);
+        }
+    return buf;
+}
+
+/* The checkpoint's callbacks_state, checked against the resumed fit's callbacks: the
+ * stateful ones (EarlyStopping, ReduceLROnPlateau, ModelCheckpoint) must be the same, in the
+ * same order; stateless ones (CSVLogger, LambdaCallback) may come and go. On success *state
+ * is the parsed array and, per callback of the fit, (*entry)[i] its entry and (*best)[i] its
+ * best weights (ncbs entries each). A checkpoint without callbacks_state (written before
+ * callback state was saved) gives NULL: the callbacks start afresh. */
+static int callbacks_state(const zen_model *m, const st_file *f, bool *used, zen_callback *const *cbs, int ncbs,
+                           cJSON **state, cJSON ***entry, float ***best, char *err, size_t en) {
+    *state = NULL;
+    *entry = NULL;
+    *best = NULL;
+    const char *text = st_meta(f, "callbacks_state");
+    if (!text) return 0;
+    cJSON *a = cJSON_Parse(text);
+    if (!cJSON_IsArray(a)) {
+        cJSON_Delete(a);
+        return err_fmt(err, en, "__metadata__ callbacks_state must be a JSON array (one entry per callback)");
+    }
+    int nfile = 0, nfit = 0;
+    for (int i = 0; i < cJSON_GetArraySize(a); i++) nfile += cJSON_HasObjectItem(cJSON_GetArrayItem(a, i), "monitor");
+    for (int i = 0; i < ncbs; i++) nfit += zen__callback_stateful(cbs[i]);
+    if (nfile != nfit) {
+        err_fmt(err, en, "the checkpoint holds the state of %d callbacks (EarlyStopping, ReduceLROnPlateau, "
+                         "ModelCheckpoint), this fit has %d (resume with the same ones in the same order)", nfile, nfit);
+        cJSON_Delete(a);
+        return -1;
+    }
+    float **b = calloc((size_t)(ncbs ? ncbs : 1), sizeof *b);
+    cJSON **e = calloc((size_t)(ncbs ? ncbs : 1), sizeof *e);
+    int rc = b && e ? 0 : err_fmt(err, en, "out of memory");
+    for (int i = 0, j = 0; !rc && i < cJSON_GetArraySize(a); i++) {
+        cJSON *s = cJSON_GetArrayItem(a, i);
+        if (!cJSON_HasObjectItem(s, "monitor")) continue;
+        while (!zen__callback_stateful(cbs[j])) j++; /* there is one: the counts match */
+        e[j] = s;
+        if (cJSON_IsTrue(cJSON_GetObjectItem(s, "best_weights")) && !(b[j] = callback_best(m, f, used, i, err, en)))
+            rc = -1;
+        else if (zen__callback_set_state(cbs[j], j, s, b[j], false, err, en) != 0)
+            rc = -1;
+        j++;
+    }
+    if (rc) {
+        for (int i = 0; b && i < ncbs; i++) free(b[i]);
+        free(b);
+        free(e);
+        cJSON_Delete(a);
+        return -1;
+    }
+    *state = a;
+    *entry = e;
+    *best = b;
+    return 0;
+}
+
 int zen__checkpoint_load_mem(zen_model *m, const unsigned char *buf, size_t size, const char *path, int64_t n,
-                             int initial_epoch, zen_train_state *ts) {
+                             int initial_epoch, zen_callback *const *cbs, int ncbs, zen_train_state *ts) {
     zen_ctx *ctx = m->ctx;
     const char *W = "zen_model_fit: resume";
     char err[900];
@@ -471,6 +568,8 @@ int zen__checkpoint_load_mem(zen_model *m, const unsigned char *buf, size_t size
     bool *used = calloc((size_t)(f.ntensors ? f.ntensors : 1), sizeof *used);
     char *spec = zen_model_to_json(m);
     const char *fspec = st_meta(&f, "model");
+    cJSON *cb_state = NULL, **cb_entry = NULL;
+    float **cb_best = NULL;
     if (!used || !spec) {
         load_fail(ctx, W, path, "out of memory");
     } else if (!st_meta(&f, "training_state") || !st_meta(&f, "optimizer_state")) {
@@ -480,7 +579,9 @@ int zen__checkpoint_load_mem(zen_model *m, const unsigned char *buf, size_t size
         load_fail(ctx, W, path, "the checkpoint was written for another model (its spec differs from this model's)");
     } else if (check_weights(m, &f, used, err, sizeof err) != 0 ||
                optimizer_state(m, &f, used, false, err, sizeof err) != 0 ||
-               training_state(&f, used, n, NULL, err, sizeof err) != 0 || check_unexpected(&f, used, err, sizeof err) ||
+               training_state(&f, used, n, NULL, err, sizeof err) != 0 ||
+               callbacks_state(m, &f, used, cbs, ncbs, &cb_state, &cb_entry, &cb_best, err, sizeof err) != 0 ||
+               check_unexpected(&f, used, err, sizeof err) ||
                read_class_names(m, &f, err, sizeof err) != 0 ||
                training_state(&f, used, n, ts, err, sizeof err) != 0) {
         load_fail(ctx, W, path, "%s", err);
@@ -494,10 +595,17 @@ int zen__checkpoint_load_mem(zen_model *m, const unsigned char *buf, size_t size
         if (optimizer_state(m, &f, used, true, err, sizeof err) != 0) load_fail(ctx, W, path, "%s", err);
         else rc = 0;
     }
-    if (rc != 0 && ts && ts->history) {
-        free(ts->order);
-        zen_history_free(ts->history);
-        memset(ts, 0, sizeof *ts);
+    if (rc == 0) {
+        ts->cb_state = cb_state;
+        ts->cb_entry = cb_entry;
+        ts->cb_best = cb_best;
+        ts->ncb = cb_state ? ncbs : 0;
+    } else {
+        cJSON_Delete(cb_state);
+        free(cb_entry);
+        for (int i = 0; cb_best && i < ncbs; i++) free(cb_best[i]);
+        free(cb_best);
+        if (ts && ts->history) zen__train_state_clear(ts);
     }
     free(spec);
     free(used);
@@ -505,13 +613,14 @@ int zen__checkpoint_load_mem(zen_model *m, const unsigned char *buf, size_t size
     return rc;
 }
 
-int zen__checkpoint_load(zen_model *m, const char *path, int64_t n, int initial_epoch, zen_train_state *ts) {
+int zen__checkpoint_load(zen_model *m, const char *path, int64_t n, int initial_epoch, zen_callback *const *cbs,
+                         int ncbs, zen_train_state *ts) {
     unsigned char *buf;
     size_t size;
     char err[900];
     if (read_whole(path, &buf, &size, err, sizeof err) != 0)
         return zen__fail(m->ctx, "zen_model_fit: resume: %s", err), -1;
-    int rc = zen__checkpoint_load_mem(m, buf, size, path, n, initial_epoch, ts);
+    int rc = zen__checkpoint_load_mem(m, buf, size, path, n, initial_epoch, cbs, ncbs, ts);
     free(buf);
     return rc;
 }

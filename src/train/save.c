@@ -8,7 +8,8 @@
  * and whose tensors are the weights, named "<layer>/<weight>", F32 little-endian. A
  * checkpoint adds "optimizer_state" and "training_state" (JSON) to the metadata and the
  * tensors "optimizer/<layer>/<weight>/<slot>" (F32), "training/order" (I64) and
- * "training/history" (F64). README.md, "The .zen file format", is the full description. */
+ * "training/history" (F64); and "callbacks_state" (each callback's state, by position in
+ * the fit's list) with EarlyStopping's best weights as "callbacks/<i>/best/<layer>/<weight>". README.md, "The .zen file format", is the full description. */
 #include "safetensors.h"
 #include "train.h"
 
@@ -110,6 +111,27 @@ static void add_training_state(st_writer *w, const zen_train_state *ts, double *
     if (v) st_writer_add(w, "training/history", ST_F64, 2, (int64_t[]){rows, cols}, v);
 }
 
+/* The callbacks' state (a JSON array, one entry per callback of the fit) and the best
+ * weights EarlyStopping keeps, one tensor per weight, in zen__weights_snapshot's order. */
+static int add_callbacks_state(st_writer *w, const zen_model *m, const zen_train_state *ts) {
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < ts->ncallbacks; i++) cJSON_AddItemToArray(a, zen__callback_state(ts->callbacks[i]));
+    meta_json(w, "callbacks_state", a);
+    for (int i = 0; i < ts->ncallbacks; i++) {
+        const float *best = zen__callback_best_weights(ts->callbacks[i], NULL);
+        for (int l = 0; best && l < m->nlayers; l++)
+            for (int k = 0; k < m->layers[l]->nweights; k++) {
+                const zen_tensor *t = m->layers[l]->weights[k];
+                char name[200];
+                snprintf(name, sizeof name, "callbacks/%d/best/%s/%s", i, m->layers[l]->name,
+                         m->layers[l]->weight_names[k]);
+                if (st_writer_add(w, name, ST_F32, t->ndim, t->shape, best) != 0) return -1;
+                best += zen_numel(t);
+            }
+    }
+    return 0;
+}
+
 int zen__model_write(zen_model *m, const char *path, const zen_train_state *ts) {
     zen_ctx *ctx = m->ctx;
     const char *fn = ts ? "checkpoint" : "zen_model_save";
@@ -146,6 +168,7 @@ int zen__model_write(zen_model *m, const char *path, const zen_train_state *ts) 
             rc = st_writer_add(&w, name, ST_F32, t->ndim, t->shape, t->data);
         }
     if (ts && !rc) rc = add_optimizer_state(&w, opt);
+    if (ts && !rc) rc = add_callbacks_state(&w, m, ts);
     char err[600] = "out of memory";
     if (!rc) rc = st_write(&w, path, err, sizeof err);
     st_writer_free(&w);

@@ -122,6 +122,18 @@ bool zen__monitor_max(const char *monitor);
 float *zen__weights_snapshot(const zen_model *m, float *buf);
 void zen__weights_restore(zen_model *m, const float *buf);
 
+/* Callback state for checkpoints (callbacks.c). zen__callback_state: a JSON object with the
+ * callback's kind and what it carries from epoch to epoch (null for a NULL entry).
+ * zen__callback_best_weights: EarlyStopping's best weights (restore_best_weights, after a
+ * best epoch; n floats in zen__weights_snapshot's order), else NULL. zen__callback_set_state
+ * checks s against cb (same kind, monitor, restore_best_weights: err says what differs) and,
+ * with apply, puts it in (call it after on_train_begin); best: the weights for EarlyStopping. */
+cJSON *zen__callback_state(const zen_callback *cb);
+bool zen__callback_stateful(const zen_callback *cb); /* EarlyStopping, ReduceLROnPlateau, ModelCheckpoint */
+const float *zen__callback_best_weights(const zen_callback *cb, int64_t *n);
+int zen__callback_set_state(zen_callback *cb, int index, const cJSON *s, const float *best, bool apply, char *err,
+                            size_t en);
+
 /* ---- the trainer: what compile sets up and fit/evaluate/predict use ---- */
 typedef struct zen_trainer {
     zen_optimizer *opt;
@@ -165,7 +177,21 @@ typedef struct zen_train_state {
     int64_t *order;    /* the last epoch's sample order, n entries */
     int64_t n;
     zen_history *history; /* the epochs so far */
+    /* Callbacks. Writing: the fit's list (their state goes into "callbacks_state"). Read
+     * back: cb_state is the checkpoint's callbacks_state array (NULL in files written before
+     * it existed: the callbacks start afresh); for the resumed fit's callback i, cb_entry[i]
+     * is its entry in cb_state (NULL: stateless) and cb_best[i] its best weights or NULL
+     * (ncb entries). */
+    zen_callback *const *callbacks;
+    int ncallbacks;
+    cJSON *cb_state;
+    cJSON **cb_entry;
+    float **cb_best;
+    int ncb;
 } zen_train_state;
+
+/* Frees what a checkpoint load put in ts and zeroes it. */
+void zen__train_state_clear(zen_train_state *ts);
 
 /* Writes m (weights, spec, compile, class names) to path atomically; with ts, a checkpoint:
  * also the optimizer state and ts. Errors go to m->ctx, naming path. */
@@ -175,11 +201,13 @@ zen_model *zen__model_load_mem(zen_ctx *ctx, const unsigned char *buf, size_t si
 /* Loads a checkpoint of this model (same spec and optimizer class) into m: weights, build
  * seed and optimizer state, and fills ts (zeroed by the caller; n: the training samples the
  * order must cover; initial_epoch: 0 or the epoch the checkpoint must be at). The caller
- * frees ts->order and ts->history. Nothing in m changes when it fails. The caller drops
- * graphs built before (they hold the old seed). */
-int zen__checkpoint_load(zen_model *m, const char *path, int64_t n, int initial_epoch, zen_train_state *ts);
+ * calls zen__train_state_clear. cbs: the callbacks of the resumed fit, checked against the
+ * checkpoint's (their state is not set here: fit does that after on_train_begin). Nothing
+ * in m changes when it fails. The caller drops graphs built before (they hold the old seed). */
+int zen__checkpoint_load(zen_model *m, const char *path, int64_t n, int initial_epoch, zen_callback *const *cbs,
+                         int ncbs, zen_train_state *ts);
 /* The same from memory (path names it in messages): what the fuzzer calls. */
 int zen__checkpoint_load_mem(zen_model *m, const unsigned char *buf, size_t size, const char *path, int64_t n,
-                             int initial_epoch, zen_train_state *ts);
+                             int initial_epoch, zen_callback *const *cbs, int ncbs, zen_train_state *ts);
 
 #endif

@@ -18,10 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (m) {
         if (m->trainer && m->trainer->opt) {
             zen_train_state ts = {0};
-            if (zen__checkpoint_load_mem(m, data, size, "fuzz.zen", 24, 0, &ts) == 0) {
-                free(ts.order);
-                zen_history_free(ts.history);
-            }
+            if (zen__checkpoint_load_mem(m, data, size, "fuzz.zen", 24, 0, NULL, 0, &ts) == 0)
+                zen__train_state_clear(&ts);
             zen_ctx_clear_error(ctx);
         }
         free(zen_model_to_json(m));

@@ -4,7 +4,8 @@
  * RMSprop centered with momentum, Adagrad), with dropout, shuffling, a validation split, a
  * partial last batch and a learning rate changed between epochs. zen_model_load reads a
  * checkpoint back compiled with its optimizer state; resuming from the wrong file is a clear
- * error. Class names survive save and load. */
+ * error. Callback state (EarlyStopping, ReduceLROnPlateau) resumes too. Class names survive
+ * save and load. */
 #define _GNU_SOURCE
 #include "harness.h"
 #include "train/train.h"
@@ -233,6 +234,137 @@ TEST(test_resume_errors) {
     zen_ctx_free(ctx);
 }
 
+/* EarlyStopping (restore_best_weights) and ReduceLROnPlateau carry their counters across
+ * the resume: 2 epochs, a checkpoint, and a resumed fit stop at the same epoch with the same
+ * learning rates, history and (restored best) weights as the straight run. min_delta 0.3
+ * makes epochs 2 and 3 plateaus against epoch 1's best: callbacks starting afresh at the
+ * resume would take epoch 3 as a new best and the runs would part (checked by hand). */
+static zen_history *fit_plateau(zen_model *m, zen_dataset *d, int epochs, const char *ckpt, const char *resume,
+                                zen_callback **cbs, int ncbs) {
+    zen_fit_opts o = zen_fit_defaults();
+    o.epochs = epochs;
+    o.batch_size = 7;
+    o.validation_split = 0.25f;
+    o.seed = 77;
+    o.verbose = 0;
+    o.callbacks = cbs;
+    o.ncallbacks = ncbs;
+    o.checkpoint_path = ckpt;
+    o.resume_path = resume;
+    return zen_model_fit(m, d, &o);
+}
+
+static void plateau_callbacks(zen_callback **cbs) {
+    cbs[0] = zen_reduce_lr_on_plateau("val_loss", 0.5f, 2, 0.3f, 1, 0.0001f);
+    cbs[1] = zen_early_stopping("val_loss", 0.3f, 4, true);
+}
+
+static int state_int(const zen_callback *cb, const char *key) {
+    cJSON *s = zen__callback_state(cb);
+    int v = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(s, key));
+    cJSON_Delete(s);
+    return v;
+}
+
+TEST(test_resume_callbacks_bitwise) {
+    const int max_epochs = 30;
+    zen_ctx *ctx = zen_ctx_new();
+    zen_dataset *d = data(ctx, 40);
+    const char *ckpt = path_in("cb.zen");
+    zen_callback *straight_cbs[2], *first_cbs[2], *resumed_cbs[2];
+    plateau_callbacks(straight_cbs);
+    zen_model *straight = cnn(ctx, 17, "Adam", "{\"learning_rate\": 0.02}");
+    zen_history *hs = fit_plateau(straight, d, max_epochs, NULL, NULL, straight_cbs, 2);
+    CHECK_OK(ctx, hs);
+    /* the run must stop early, after the resume point, with the learning rate reduced */
+    CHECK(hs && hs->stopped_early && hs->epochs > 3 && hs->epochs < max_epochs);
+    double lr_first = hs ? zen_metrics_get(&hs->logs[0], "learning_rate") : 0;
+    double lr_last = hs ? zen_metrics_get(&hs->logs[hs->epochs - 1], "learning_rate") : 0;
+    CHECK(lr_last < lr_first);
+
+    plateau_callbacks(first_cbs);
+    zen_model *first = cnn(ctx, 17, "Adam", "{\"learning_rate\": 0.02}");
+    zen_history *h2 = fit_plateau(first, d, 2, ckpt, NULL, first_cbs, 2);
+    CHECK_OK(ctx, h2);
+    /* the counters matter across the boundary: something is waiting at epoch 2 */
+    int waits = state_int(first_cbs[0], "wait") + state_int(first_cbs[0], "cooldown_left") +
+                state_int(first_cbs[1], "wait");
+    if (getenv("ZEN_TEST_VERBOSE"))
+        fprintf(stderr, "  straight run: %d epochs; waits at epoch 2: %d; lr %g -> %g\n", hs ? hs->epochs : -1, waits,
+                lr_first, lr_last);
+    CHECK(waits > 0);
+    CHECK(zen__callback_best_weights(first_cbs[1], NULL) != NULL); /* in the checkpoint as tensors */
+    for (int r = 0; hs && getenv("ZEN_TEST_VERBOSE") && r < hs->epochs; r++)
+        fprintf(stderr, "  epoch %d: val_loss %.4f lr %g\n", r + 1, zen_metrics_get(&hs->logs[r], "val_loss"),
+                zen_metrics_get(&hs->logs[r], "learning_rate"));
+
+    zen_ctx *ctx2 = zen_ctx_new();
+    zen_dataset *d2 = data(ctx2, 40);
+    plateau_callbacks(resumed_cbs);
+    zen_model *resumed = cnn(ctx2, 99, "Adam", "{\"learning_rate\": 0.02}");
+    zen_history *hr = fit_plateau(resumed, d2, max_epochs, path_in("cb_end.zen"), ckpt, resumed_cbs, 2);
+    CHECK_OK(ctx2, hr);
+    CHECK(hs && hr && same_history(hs, hr) && hr->stopped_early == hs->stopped_early);
+    CHECK(same_weights(straight, resumed));
+    CHECK(same_optimizer(straight->trainer->opt, resumed->trainer->opt));
+    CHECK(zen_optimizer_lr(straight->trainer->opt) == zen_optimizer_lr(resumed->trainer->opt));
+
+    /* the last checkpoint holds the best weights and loads as a plain model too */
+    zen_model *back = zen_model_load(ctx2, path_in("cb_end.zen"));
+    CHECK_OK(ctx2, back);
+    zen_model_free(back);
+
+    /* other callbacks than the checkpoint's: a clear error */
+    zen_callback *swapped[2] = {resumed_cbs[1], resumed_cbs[0]};
+    zen_model *again = cnn(ctx2, 5, "Adam", "{\"learning_rate\": 0.02}");
+    CHECK(fit_plateau(again, d2, max_epochs, NULL, ckpt, swapped, 2) == NULL);
+    const char *e = zen_ctx_error(ctx2);
+    CHECK(e && strstr(e, "callback 0 is EarlyStopping here but was ReduceLROnPlateau"));
+    zen_ctx_clear_error(ctx2);
+    zen_callback *other[2] = {resumed_cbs[0], zen_early_stopping("val_accuracy", 0, 3, true)};
+    CHECK(fit_plateau(again, d2, max_epochs, NULL, ckpt, other, 2) == NULL);
+    e = zen_ctx_error(ctx2);
+    CHECK(e && strstr(e, "callback 1 (EarlyStopping) monitors val_accuracy here but val_loss in the checkpoint"));
+    zen_ctx_clear_error(ctx2);
+    zen_callback_free(other[1]);
+    other[1] = zen_early_stopping("val_loss", 0, 3, false);
+    CHECK(fit_plateau(again, d2, max_epochs, NULL, ckpt, other, 2) == NULL);
+    e = zen_ctx_error(ctx2);
+    CHECK(e && strstr(e, "restore_best_weights off here but on in the checkpoint"));
+    zen_ctx_clear_error(ctx2);
+    zen_callback_free(other[1]);
+    /* a stateful callback left out is an error; a stateless one added is not */
+    CHECK(fit_plateau(again, d2, max_epochs, NULL, ckpt, resumed_cbs, 1) == NULL);
+    e = zen_ctx_error(ctx2);
+    CHECK(e && strstr(e, "the checkpoint holds the state of 2 callbacks"));
+    zen_ctx_clear_error(ctx2);
+    plateau_callbacks(other);
+    zen_callback *with_csv[3] = {other[0], zen_csv_logger(path_in("cb.csv")), other[1]};
+    zen_history *hc = fit_plateau(again, d2, max_epochs, NULL, ckpt, with_csv, 3);
+    CHECK_OK(ctx2, hc);
+    CHECK(hc && same_history(hs, hc));
+    CHECK(same_weights(straight, again));
+    zen_history_free(hc);
+    for (int i = 0; i < 3; i++) zen_callback_free(with_csv[i]);
+
+    for (int i = 0; i < 2; i++) {
+        zen_callback_free(straight_cbs[i]);
+        zen_callback_free(first_cbs[i]);
+        zen_callback_free(resumed_cbs[i]);
+    }
+    zen_model_free(again);
+    zen_history_free(hs);
+    zen_history_free(h2);
+    zen_history_free(hr);
+    zen_model_free(straight);
+    zen_model_free(first);
+    zen_model_free(resumed);
+    zen_dataset_free(d);
+    zen_dataset_free(d2);
+    zen_ctx_free(ctx);
+    zen_ctx_free(ctx2);
+}
+
 TEST(test_class_names) {
     zen_ctx *ctx = zen_ctx_new();
     zen_model *m = cnn(ctx, 1, "Adam", NULL);
@@ -264,7 +396,7 @@ int main(void) {
     const char *base = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/zen_ckpt_XXXXXX", base && *base ? base : "/tmp");
     if (!mkdtemp(dir)) return 2;
-    int rc = RUN_TESTS(test_resume_is_bitwise, test_resume_errors, test_class_names);
+    int rc = RUN_TESTS(test_resume_is_bitwise, test_resume_errors, test_resume_callbacks_bitwise, test_class_names);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
