@@ -85,7 +85,7 @@ struct zen_model {
     bool built;
     uint64_t seed;
     struct zen_trainer *trainer; /* set by compile (src/train) */
-    /* Model files (src/train/save.c, load.c). */
+    /* Model files (src/io/save.c, load.c). */
     char **class_names; /* zen_model_set_class_names; owned */
     int nclass_names;
     char *tokenizer_json;        /* the tokenizer of a language model (a JSON object), or NULL */

@@ -1,4 +1,4 @@
-/* fuzz_model_load — libFuzzer target for the model-file loader (src/train/load.c and
+/* fuzz_model_load — libFuzzer target for the model-file loader (src/io/load.c and
  * safetensors.c): any bytes are given to zen_model_load's in-memory form; a model that
  * loads is then given the same bytes as a checkpoint to resume from (the checkpoint reader,
  * for the 24 training samples of the seed corpus's checkpoint), is written back out as JSON,

@@ -11,7 +11,7 @@
  * "training/history" (F64); and "callbacks_state" (each callback's state, by position in
  * the fit's list) with EarlyStopping's best weights as "callbacks/<i>/best/<layer>/<weight>". README.md, "The .zen file format", is the full description. */
 #include "safetensors.h"
-#include "train.h"
+#include "../train/train.h"
 
 #include <inttypes.h>
 #include <math.h>

@@ -7,7 +7,7 @@
  * buffers (h.N.attn.bias, h.N.attn.masked_bias) and lm_head.weight (tied to wte in GPT-2)
  * are skipped; any other tensor is an error, as is a missing one or a wrong shape. Weights
  * may be F32, F16 or BF16 (converted to f32). */
-#include "nn.h"
+#include "../nn/nn.h"
 
 #include <errno.h>
 #include <math.h>

@@ -5,7 +5,7 @@
  * class names and optimizer state well-formed. Everything is checked before anything is
  * copied, so a bad file changes nothing. */
 #include "safetensors.h"
-#include "train.h"
+#include "../train/train.h"
 
 #include <errno.h>
 #include <inttypes.h>
