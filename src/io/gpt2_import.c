@@ -15,18 +15,17 @@
 #include <sys/stat.h>
 
 #include "../core/internal.h"
+#include "safetensors.h"
 
-typedef struct st_file {
+/* The checkpoint: its bytes and the strict reader's view of them (safetensors.h). */
+typedef struct hf_file {
     unsigned char *buf;
-    size_t size;
-    cJSON *header;
-    const unsigned char *data;
-    size_t data_size;
-} st_file;
+    st_file st;
+} hf_file;
 
-static void st_close(st_file *f) {
+static void hf_close(hf_file *f) {
+    st_free(&f->st);
     free(f->buf);
-    cJSON_Delete(f->header);
 }
 
 static char *read_file(zen_ctx *ctx, const char *path, size_t *size) {
@@ -46,20 +45,14 @@ static char *read_file(zen_ctx *ctx, const char *path, size_t *size) {
     return buf;
 }
 
-static bool st_open(zen_ctx *ctx, const char *path, st_file *f) {
+static bool hf_open(zen_ctx *ctx, const char *path, hf_file *f) {
     memset(f, 0, sizeof *f);
-    f->buf = (unsigned char *)read_file(ctx, path, &f->size);
+    size_t size = 0;
+    f->buf = (unsigned char *)read_file(ctx, path, &size);
     if (!f->buf) return false;
-    uint64_t hlen = 0;
-    if (f->size >= 8)
-        for (int i = 7; i >= 0; i--) hlen = hlen << 8 | f->buf[i];
-    if (f->size < 8 || hlen > f->size - 8)
-        return zen__fail(ctx, "zen_gpt2_import: %s: not a safetensors file (bad header length)", path), false;
-    f->header = cJSON_ParseWithLength((const char *)f->buf + 8, (size_t)hlen);
-    if (!cJSON_IsObject(f->header))
-        return zen__fail(ctx, "zen_gpt2_import: %s: the safetensors header is not a JSON object", path), false;
-    f->data = f->buf + 8 + hlen;
-    f->data_size = f->size - 8 - (size_t)hlen;
+    char err[512];
+    if (st_parse(f->buf, size, &f->st, err, sizeof err) != 0)
+        return zen__fail(ctx, "zen_gpt2_import: %s: %s", path, err), false;
     return true;
 }
 
@@ -76,28 +69,20 @@ static float half_to_float(uint16_t h) {
 }
 
 /* Copies tensor `name` (rows x cols as stored) into dst, transposed when `transpose`. */
-static bool st_copy(zen_ctx *ctx, const char *path, st_file *f, const char *name, int ndim, const int64_t *shape,
-                    bool transpose, float *dst) {
+static bool st_copy(zen_ctx *ctx, const char *path, const hf_file *f, const char *name, int ndim,
+                    const int64_t *shape, bool transpose, float *dst) {
     char full[160];
-    cJSON *e = cJSON_GetObjectItemCaseSensitive(f->header, name);
-    if (!e) {
+    const st_tensor *t = st_find(&f->st, name);
+    if (!t) {
         snprintf(full, sizeof full, "transformer.%s", name);
-        e = cJSON_GetObjectItemCaseSensitive(f->header, full);
+        t = st_find(&f->st, full);
     }
-    if (!e) return zen__fail(ctx, "zen_gpt2_import: %s: tensor %s is missing", path, name), false;
-    const char *dt = cJSON_GetStringValue(cJSON_GetObjectItem(e, "dtype"));
-    cJSON *sh = cJSON_GetObjectItem(e, "shape"), *offs = cJSON_GetObjectItem(e, "data_offsets");
-    size_t esize = dt && !strcmp(dt, "F32") ? 4 : dt && (!strcmp(dt, "F16") || !strcmp(dt, "BF16")) ? 2 : 0;
-    if (!esize)
+    if (!t) return zen__fail(ctx, "zen_gpt2_import: %s: tensor %s is missing", path, name), false;
+    if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16)
         return zen__fail(ctx, "zen_gpt2_import: %s: tensor %s has dtype %s (F32, F16 or BF16 expected)", path, name,
-                         dt ? dt : "(none)"), false;
-    bool ok = cJSON_GetArraySize(sh) == ndim;
-    int64_t n = 1;
-    for (int d = 0; d < ndim; d++) {
-        cJSON *v = cJSON_GetArrayItem(sh, d);
-        ok = ok && cJSON_IsNumber(v) && v->valuedouble == (double)shape[d];
-        n *= shape[d];
-    }
+                         st_dtype_name(t->dtype)), false;
+    bool ok = t->ndim == ndim;
+    for (int d = 0; ok && d < ndim; d++) ok = t->shape[d] == shape[d];
     if (!ok) {
         char want[64] = "";
         for (int d = 0; d < ndim; d++)
@@ -105,23 +90,18 @@ static bool st_copy(zen_ctx *ctx, const char *path, st_file *f, const char *name
         return zen__fail(ctx, "zen_gpt2_import: %s: tensor %s must have shape [%s] (config.json says so)", path, name,
                          want), false;
     }
-    cJSON *o0 = cJSON_GetArrayItem(offs, 0), *o1 = cJSON_GetArrayItem(offs, 1);
-    if (!cJSON_IsNumber(o0) || !cJSON_IsNumber(o1) || o0->valuedouble < 0 ||
-        o1->valuedouble - o0->valuedouble != (double)n * (double)esize || o1->valuedouble > (double)f->data_size)
-        return zen__fail(ctx, "zen_gpt2_import: %s: tensor %s has bad data_offsets (truncated file?)", path, name),
-               false;
-    const unsigned char *src = f->data + (size_t)o0->valuedouble;
+    const unsigned char *src = t->data; /* the reader checked the offsets against the shape */
     int64_t rows = ndim == 2 ? shape[0] : 1, cols = ndim == 2 ? shape[1] : shape[0];
     for (int64_t r = 0; r < rows; r++)
         for (int64_t c = 0; c < cols; c++) {
             int64_t i = r * cols + c;
             float v;
-            if (esize == 4) {
+            if (t->dtype == ST_F32) {
                 memcpy(&v, src + 4 * i, 4);
             } else {
                 uint16_t h;
                 memcpy(&h, src + 2 * i, 2);
-                if (!strcmp(dt, "BF16")) {
+                if (t->dtype == ST_BF16) {
                     uint32_t bits = (uint32_t)h << 16;
                     memcpy(&v, &bits, 4);
                 } else {
@@ -242,19 +222,18 @@ zen_model *zen_gpt2_import(zen_ctx *ctx, const char *path) {
         return NULL;
     }
 
-    st_file f;
-    if (!st_open(ctx, st_path, &f)) {
-        st_close(&f);
+    hf_file f;
+    if (!hf_open(ctx, st_path, &f)) {
+        hf_close(&f);
         zen_model_free(m);
         return NULL;
     }
-    cJSON *item;
-    cJSON_ArrayForEach(item, f.header) if (!known_name(item->string, layers)) {
-        zen__fail(ctx, "zen_gpt2_import: %s: unexpected tensor %s (not part of a GPT-2 with %d layers)", st_path,
-                  item->string, layers);
-        ok = false;
-        break;
-    }
+    for (int i = 0; ok && i < f.st.ntensors; i++)
+        if (!known_name(f.st.tensors[i].name, layers)) {
+            zen__fail(ctx, "zen_gpt2_import: %s: unexpected tensor %s (not part of a GPT-2 with %d layers)", st_path,
+                      f.st.tensors[i].name, layers);
+            ok = false;
+        }
     zen_layer *emb = m->layers[1];
     ok = ok && st_copy(ctx, st_path, &f, "wte.weight", 2, (int64_t[]){vocab, d}, false, emb->weights[0]->data) &&
          st_copy(ctx, st_path, &f, "wpe.weight", 2, (int64_t[]){positions, d}, false, emb->weights[1]->data);
@@ -276,7 +255,7 @@ zen_model *zen_gpt2_import(zen_ctx *ctx, const char *path) {
     zen_layer *lnf = m->layers[2 + layers];
     ok = ok && st_copy(ctx, st_path, &f, "ln_f.weight", 1, (int64_t[]){d}, false, lnf->weights[0]->data) &&
          st_copy(ctx, st_path, &f, "ln_f.bias", 1, (int64_t[]){d}, false, lnf->weights[1]->data);
-    st_close(&f);
+    hf_close(&f);
     if (!ok) {
         zen_model_free(m);
         return NULL;

@@ -208,7 +208,7 @@ TEST(test_import_errors) {
         {"{\"n_layer\": 1, %s}", NULL, "unexpected tensor h.1."},
         {"{\"n_layer\": 2, \"n_embd\": 64, \"n_head\": 4, \"n_positions\": 32, \"vocab_size\": 256}", NULL,
          "tensor wpe.weight must have shape [32, 64]"},
-        {"{\"n_layer\": 2, %s}", "short", "not a safetensors file"},
+        {"{\"n_layer\": 2, %s}", "short", "too short to be a model file"},
         {"[1, 2]", NULL, "is not a JSON object"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
