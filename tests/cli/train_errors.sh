@@ -29,6 +29,9 @@ expect "not valid JSON" -- train "$tmp/bad.json" --data "$tmp"
 expect "kernel_size must be positive" -- train "$tmp/badk.json" --data "$tmp"
 expect "unknown loss 'nope'" -- train "$tmp/badloss.json" --data "$tmp"
 expect "train-images-idx3-ubyte" -- train "$spec" --data "$tmp"
+# a named data set that was not fetched: where it was looked for, and how to fetch it
+ZEN_DATA_DIR=$tmp/nowhere expect "data set 'mnist' is not in $tmp/nowhere/mnist; run scripts/fetch_data.sh mnist" -- train "$spec" --data mnist
+ZEN_DATA_DIR=$tmp/nowhere expect "data set 'spam-assassin' is not in $tmp/nowhere/spam-assassin" -- train "$spec" --data spam-assassin
 expect "unknown command" -- frobnicate
-echo "$((10 - fails)) passed, $fails failed"
+echo "$((12 - fails)) passed, $fails failed"
 [[ $fails -eq 0 ]]
