@@ -69,6 +69,9 @@ const char *cli_shape(char *buf, size_t n, int ndim, const int64_t *dims);
 /* mnist / fashion-mnist / spam-assassin -> their directory under zen_data_path; other names as given. */
 const char *cli_dataset_dir(const char *cmd, const char *name, char *buf, size_t n);
 
+/* Class k's name from the model file, else "k" written into buf. */
+const char *cli_class_label(const zen_model *m, int64_t k, char *buf, size_t n);
+
 int cmd_predict(int argc, char **argv); /* predict.c */
 int cmd_eval(int argc, char **argv);    /* eval.c */
 int cmd_summary(int argc, char **argv); /* summary.c */

@@ -45,6 +45,13 @@ cJSON *cli_model_header(const char *cmd, const char *path, long long *file_size)
     return h;
 }
 
+const char *cli_class_label(const zen_model *m, int64_t k, char *buf, size_t n) {
+    const char *name = zen_model_class_name(m, (int)k);
+    if (name) return name;
+    snprintf(buf, n, "%lld", (long long)k);
+    return buf;
+}
+
 cJSON *cli_model_compile(const cJSON *header) {
     const char *c = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(header, "__metadata__"), "compile"));
     return c ? cJSON_Parse(c) : NULL;
