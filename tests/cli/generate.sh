@@ -42,6 +42,11 @@ expect "outside the vocabulary" -- generate "$tmp/m.zen" --prompt-ids 999
 expect "--top-p needs a number" -- generate "$tmp/m.zen" --top-p 2
 expect "--temperature needs a number" -- generate "$tmp/m.zen" --temperature -1
 expect "more than the context length" -- generate "$tmp/m.zen" --prompt-ids "$(seq -s, 1 65)"
+expect "give --prompt or --prompt-ids, not both" -- generate "$tmp/m.zen" --prompt hi --prompt-ids 1
+expect "--prompt-ids is empty" -- generate "$tmp/m.zen" --prompt-ids ""
+expect "has no tokenizer to read --prompt with; give --prompt-ids" -- generate "$tmp/m.zen" --prompt hi
+expect "--max-tokens needs an integer" -- generate "$tmp/m.zen" --max-tokens many
+expect "--top-k needs an integer" -- generate "$tmp/m.zen" --top-k -2
 expect "needs a checkpoint and -o" -- import-gpt2 "$ckpt"
 expect "cannot open" -- import-gpt2 "$tmp/none" -o "$tmp/x.zen"
 [[ -e $tmp/x.zen ]] && fail "a failed import wrote a file"

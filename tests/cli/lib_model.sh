@@ -50,10 +50,13 @@ train_bars() {
 }
 
 # edit_model MODE: a copy of bars.zen rewritten by edit_model.py into $tmp/MODE.zen; returns
-# 1 (and the caller skips that part) without /usr/bin/python3.
+# 1 (and the caller skips that part) without /usr/bin/python3; a failing edit_model.py is a
+# failure of the test, not a silent skip.
 edit_model() {
     [[ -x /usr/bin/python3 ]] || { echo "skip: no /usr/bin/python3 for edit_model.py $1"; return 1; }
-    /usr/bin/python3 "$here/edit_model.py" "$tmp/bars.zen" "$tmp/$1.zen" "$1"
+    /usr/bin/python3 "$here/edit_model.py" "$tmp/bars.zen" "$tmp/$1.zen" "$1" && return 0
+    bad "edit_model.py $1 failed"
+    return 1
 }
 
 finish() {

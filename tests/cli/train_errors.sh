@@ -24,11 +24,15 @@ expect "needs a spec" -- train
 expect "unknown or incomplete option" -- train "$spec" --data mnist --frobnicate
 expect "--epochs needs an integer" -- train "$spec" --data mnist --epochs many
 expect "--validation-split needs a number" -- train "$spec" --data mnist --validation-split 1.5
+expect "--eval-every needs an integer" -- train "$spec" --data mnist --eval-every -1
 expect "cannot open" -- train "$tmp/missing.json" --data "$tmp"
 expect "not valid JSON" -- train "$tmp/bad.json" --data "$tmp"
 expect "kernel_size must be positive" -- train "$tmp/badk.json" --data "$tmp"
 expect "unknown loss 'nope'" -- train "$tmp/badloss.json" --data "$tmp"
 expect "train-images-idx3-ubyte" -- train "$spec" --data "$tmp"
+# a named data set that was not fetched: where it was looked for, and how to fetch it
+ZEN_DATA_DIR=$tmp/nowhere expect "data set 'mnist' is not in $tmp/nowhere/mnist; run scripts/fetch_data.sh mnist" -- train "$spec" --data mnist
+ZEN_DATA_DIR=$tmp/nowhere expect "data set 'spam-assassin' is not in $tmp/nowhere/spam-assassin" -- train "$spec" --data spam-assassin
 expect "unknown command" -- frobnicate
-echo "$((10 - fails)) passed, $fails failed"
+echo "$((13 - fails)) passed, $fails failed"
 [[ $fails -eq 0 ]]

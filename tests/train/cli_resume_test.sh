@@ -87,4 +87,8 @@ expect "cannot open" --epochs 3 --resume "$tmp/none.zen"
 head -c 1000 "$tmp/ckpt.zen" >"$tmp/cut.zen"
 expect "past the end of the file" --epochs 3 --resume "$tmp/cut.zen"
 expect "--resume" --epochs 3 --resume
+# a checkpoint that cannot be written: the path named, no file left behind
+expect "checkpoint: cannot write $tmp/no/dir/ck.zen" --epochs 1 --checkpoint "$tmp/no/dir/ck.zen" --output "$tmp/nock.zen"
+[ ! -e "$tmp/no" ] || { echo "FAIL: $tmp/no was created"; fail=1; }
+expect "--checkpoint" --epochs 1 --checkpoint
 exit $fail

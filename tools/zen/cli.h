@@ -66,8 +66,11 @@ zen_array *cli_to_i32(const char *cmd, zen_ctx *ctx, const char *path, zen_array
 int cli_fit_input(const char *cmd, zen_model *m, zen_array *x, const char *what);
 /* "(60, 8, 8, 1)"; "(3,)" for one dim. */
 const char *cli_shape(char *buf, size_t n, int ndim, const int64_t *dims);
-/* mnist / fashion-mnist -> their directory (as zen train finds them); other names as given. */
+/* mnist / fashion-mnist / spam-assassin -> their directory under zen_data_path; other names as given. */
 const char *cli_dataset_dir(const char *cmd, const char *name, char *buf, size_t n);
+
+/* Class k's name from the model file, else "k" written into buf. */
+const char *cli_class_label(const zen_model *m, int64_t k, char *buf, size_t n);
 
 int cmd_predict(int argc, char **argv); /* predict.c */
 int cmd_eval(int argc, char **argv);    /* eval.c */

@@ -76,8 +76,7 @@ static void print_matrix(zen_model *m, const zen_confusion *c) {
     char buf[32];
     int w = 6;
     for (int k = 0; k < c->n; k++) {
-        const char *name = zen_model_class_name(m, k);
-        int l = name ? (int)strlen(name) : snprintf(buf, sizeof buf, "%d", k);
+        int l = (int)strlen(cli_class_label(m, k, buf, sizeof buf));
         if (l > w) w = l;
     }
     int64_t most = 0;
@@ -85,21 +84,16 @@ static void print_matrix(zen_model *m, const zen_confusion *c) {
     int wc = snprintf(buf, sizeof buf, "%lld", (long long)most);
     printf("\nconfusion matrix (rows: true class, columns: predicted class)\n%*s", w + 2, "");
     for (int p = 0; p < c->n; p++) {
-        const char *name = zen_model_class_name(m, p);
-        if (!name) snprintf(buf, sizeof buf, "%d", p);
-        int l = (int)strlen(name ? name : buf);
-        printf("  %*s", wc > l ? wc : l, name ? name : buf);
+        const char *name = cli_class_label(m, p, buf, sizeof buf);
+        int l = (int)strlen(name);
+        printf("  %*s", wc > l ? wc : l, name);
     }
     printf("\n");
     for (int t = 0; t < c->n; t++) {
-        const char *name = zen_model_class_name(m, t);
-        if (!name) snprintf(buf, sizeof buf, "%d", t);
-        printf("  %*s", w, name ? name : buf);
+        printf("  %*s", w, cli_class_label(m, t, buf, sizeof buf));
         for (int p = 0; p < c->n; p++) {
             char hb[32];
-            const char *pn = zen_model_class_name(m, p);
-            if (!pn) snprintf(hb, sizeof hb, "%d", p);
-            int l = (int)strlen(pn ? pn : hb);
+            int l = (int)strlen(cli_class_label(m, p, hb, sizeof hb));
             printf("  %*lld", wc > l ? wc : l, (long long)c->counts[(int64_t)t * c->n + p]);
         }
         printf("\n");
@@ -110,16 +104,13 @@ static void print_report(zen_model *m, const zen_confusion *c) {
     char buf[32];
     int w = 12;
     for (int k = 0; k < c->n; k++) {
-        const char *name = zen_model_class_name(m, k);
-        int l = name ? (int)strlen(name) : snprintf(buf, sizeof buf, "%d", k);
+        int l = (int)strlen(cli_class_label(m, k, buf, sizeof buf));
         if (l > w) w = l;
     }
     printf("\n%*s  %9s  %9s  %9s  %9s\n", w + 2, "", "precision", "recall", "f1", "support");
     for (int k = 0; k < c->n; k++) {
-        const char *name = zen_model_class_name(m, k);
-        if (!name) snprintf(buf, sizeof buf, "%d", k);
         zen_class_stats s = zen_confusion_class(c, k);
-        printf("  %*s  %9.4f  %9.4f  %9.4f  %9lld\n", w, name ? name : buf, s.precision, s.recall, s.f1, (long long)s.support);
+        printf("  %*s  %9.4f  %9.4f  %9.4f  %9lld\n", w, cli_class_label(m, k, buf, sizeof buf), s.precision, s.recall, s.f1, (long long)s.support);
     }
     zen_class_stats a = zen_confusion_macro(c), b = zen_confusion_weighted(c);
     printf("\n  %*s  %9.4f  %9.4f  %9.4f  %9lld\n", w, "macro avg", a.precision, a.recall, a.f1, (long long)a.support);

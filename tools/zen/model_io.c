@@ -45,6 +45,13 @@ cJSON *cli_model_header(const char *cmd, const char *path, long long *file_size)
     return h;
 }
 
+const char *cli_class_label(const zen_model *m, int64_t k, char *buf, size_t n) {
+    const char *name = zen_model_class_name(m, (int)k);
+    if (name) return name;
+    snprintf(buf, n, "%lld", (long long)k);
+    return buf;
+}
+
 cJSON *cli_model_compile(const cJSON *header) {
     const char *c = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(header, "__metadata__"), "compile"));
     return c ? cJSON_Parse(c) : NULL;
@@ -218,11 +225,14 @@ int cli_fit_input(const char *cmd, zen_model *m, zen_array *x, const char *what)
 }
 
 const char *cli_dataset_dir(const char *cmd, const char *name, char *buf, size_t n) {
-    if (strcmp(name, "mnist") && strcmp(name, "fashion-mnist")) return name;
-    const char *env = getenv("ZEN_DATA_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    if (env) snprintf(buf, n, "%s/%s", env, name);
-    else if (xdg) snprintf(buf, n, "%s/zen/datasets/%s", xdg, name);
-    else snprintf(buf, n, "%s/.cache/zen/datasets/%s", home ? home : ".", name);
+    if (strcmp(name, "mnist") && strcmp(name, "fashion-mnist") && strcmp(name, "spam-assassin")) return name;
+    zen_ctx *ctx = zen_ctx_new(); /* only for zen_data_path's message */
+    if (!ctx || zen_data_path(ctx, name, buf, n) != 0) {
+        fprintf(stderr, "zen %s: %s\n", cmd, ctx && zen_ctx_error(ctx) ? zen_ctx_error(ctx) : "out of memory");
+        zen_ctx_free(ctx);
+        return NULL;
+    }
+    zen_ctx_free(ctx);
     struct stat st;
     if (stat(buf, &st) != 0 && !strcmp(name, "fashion-mnist")) snprintf(buf, n, "/usr/share/datasets/fashion-mnist");
     if (stat(buf, &st) != 0) {

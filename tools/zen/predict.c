@@ -94,13 +94,6 @@ static void csv_field(const char *s) {
     putchar('"');
 }
 
-static const char *label_of(zen_model *m, int64_t k, char *buf, size_t n) {
-    const char *name = zen_model_class_name(m, (int)k);
-    if (name) return name;
-    snprintf(buf, n, "%lld", (long long)k);
-    return buf;
-}
-
 static void print_predictions(zen_model *m, const zen_array *out, const char *const *names, out_format fmt, int top) {
     int64_t n = out->shape[0], c = out->shape[1], nc = c == 1 ? 2 : c;
     if (top > nc) top = (int)nc;
@@ -119,7 +112,7 @@ static void print_predictions(zen_model *m, const zen_array *out, const char *co
         if (l > wname) wname = l;
     }
     for (int64_t k = 0; k < nc; k++) {
-        int l = (int)strlen(label_of(m, k, buf, sizeof buf));
+        int l = (int)strlen(cli_class_label(m, k, buf, sizeof buf));
         if (l > wlabel) wlabel = l;
     }
     bool transformed = false;
@@ -140,20 +133,20 @@ static void print_predictions(zen_model *m, const zen_array *out, const char *co
         snprintf(nbuf, sizeof nbuf, "%lld", (long long)i);
         const char *sample = names ? names[i] : nbuf;
         if (fmt == FMT_TEXT) {
-            printf("%-*s  %-*s  %11.4f", wname, sample, wlabel, label_of(m, best[0], buf, sizeof buf), p[best[0]]);
+            printf("%-*s  %-*s  %11.4f", wname, sample, wlabel, cli_class_label(m, best[0], buf, sizeof buf), p[best[0]]);
             if (top > 1) {
                 printf(" ");
-                for (int t = 0; t < top; t++) printf(" %s %.4f", label_of(m, best[t], buf, sizeof buf), p[best[t]]);
+                for (int t = 0; t < top; t++) printf(" %s %.4f", cli_class_label(m, best[t], buf, sizeof buf), p[best[t]]);
             }
             printf("\n");
         } else if (fmt == FMT_CSV) {
             csv_field(sample);
             printf(",%lld,", (long long)best[0]);
-            csv_field(label_of(m, best[0], buf, sizeof buf));
+            csv_field(cli_class_label(m, best[0], buf, sizeof buf));
             printf(",%.6g", p[best[0]]);
             for (int t = 0; t < top; t++) {
                 printf(",%lld,", (long long)best[t]);
-                csv_field(label_of(m, best[t], buf, sizeof buf));
+                csv_field(cli_class_label(m, best[t], buf, sizeof buf));
                 printf(",%.6g", p[best[t]]);
             }
             printf("\n");

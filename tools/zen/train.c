@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -31,22 +30,6 @@ static const char *usage =
     "  --resume PATH            continue the run saved in checkpoint PATH (same spec and data): weights,\n"
     "                           optimizer state, epoch, seed, sample order and history come from it;\n"
     "                           --epochs is the total, as in the first run\n";
-
-/* The directory of a named data set, or the argument itself. */
-static const char *data_dir(const char *name, char *buf, size_t n) {
-    if (strcmp(name, "mnist") && strcmp(name, "fashion-mnist") && strcmp(name, "spam-assassin")) return name;
-    const char *env = getenv("ZEN_DATA_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    if (env) snprintf(buf, n, "%s/%s", env, name);
-    else if (xdg) snprintf(buf, n, "%s/zen/datasets/%s", xdg, name);
-    else snprintf(buf, n, "%s/.cache/zen/datasets/%s", home ? home : ".", name);
-    struct stat st;
-    if (stat(buf, &st) != 0 && !strcmp(name, "fashion-mnist")) snprintf(buf, n, "/usr/share/datasets/fashion-mnist");
-    if (stat(buf, &st) != 0) {
-        fprintf(stderr, "zen train: data set '%s' is not in %s; run scripts/fetch_data.sh %s\n", name, buf, name);
-        return NULL;
-    }
-    return buf;
-}
 
 /* Reads fit defaults from the spec's "fit" object. */
 static bool spec_fit(const cJSON *fit, zen_fit_opts *o) {
@@ -162,7 +145,7 @@ int cmd_train(int argc, char **argv) {
     }
     if (!spec_path || !data) return fprintf(stderr, "zen train: needs a spec and --data\n%s", usage), 2;
     char dirbuf[1024];
-    const char *dir = data_dir(data, dirbuf, sizeof dirbuf);
+    const char *dir = cli_dataset_dir("train", data, dirbuf, sizeof dirbuf);
     if (!dir) return 1;
     char *text = cli_read_file("train", spec_path);
     if (!text) return 1;

@@ -27,9 +27,7 @@ static const char *text_file(zen_ctx *ctx, const char *data, char *buf, size_t n
         fclose(f);
         return buf;
     }
-    size_t len = strlen(data);
-    bool txt = (len > 4 && !strcmp(data + len - 4, ".txt")) || (len > 7 && !strcmp(data + len - 7, ".txt.gz"));
-    return txt ? data : NULL;
+    return cli_is_lm_text(data) ? data : NULL;
 }
 
 bool cli_is_lm_text(const char *data) {
