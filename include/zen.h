@@ -868,6 +868,9 @@ ZEN_API const char *zen_model_tokenizer_json(const zen_model *m);
 ZEN_API int64_t zen_model_n_params(const zen_model *m, bool trainable_only);
 /* Shape (no batch dim) of input i (or output i) of a built model; returns its ndim, or -1. */
 ZEN_API int zen_model_input_shape(const zen_model *m, int i, int64_t *shape);
+/* The dtype of input i: ZEN_I32 for an Input declared with an "int32" dtype (token ids),
+ * else ZEN_F32. */
+ZEN_API zen_dtype zen_model_input_dtype(const zen_model *m, int i);
 ZEN_API int zen_model_output_shape(const zen_model *m, int i, int64_t *shape);
 ZEN_API int zen_model_n_layers(const zen_model *m);
 ZEN_API zen_layer *zen_model_layer(const zen_model *m, int i);
@@ -1094,6 +1097,11 @@ ZEN_API zen_array *zen_model_predict(zen_model *m, const zen_array *x, int batch
  * atomically (temporary file, fsync, rename). */
 ZEN_API int zen_model_save(zen_model *m, const char *path);
 ZEN_API zen_model *zen_model_load(zen_ctx *ctx, const char *path);
+/* The JSON header of a model file (or any safetensors file) as text, malloc'd: the tensor
+ * entries and "__metadata__", read without the tensor data. NULL with an error naming the
+ * file when it is not a safetensors file (too short, a header length past the end or over
+ * 100 MB, a header that is not a JSON object). */
+ZEN_API char *zen_model_file_header(zen_ctx *ctx, const char *path);
 /* zen_model_load also reads checkpoints (zen_fit_opts.checkpoint_path): the model comes
  * back compiled, with its optimizer's state; the training state is left for resume_path.
  * Every problem with a file (truncated, a bad header, offsets that overlap or leave gaps,

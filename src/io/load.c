@@ -55,6 +55,37 @@ static int read_whole(const char *path, unsigned char **buf, size_t *size, char 
     return 0;
 }
 
+char *zen_model_file_header(zen_ctx *ctx, const char *path) {
+    if (!ctx || !path) return NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return zen__fail(ctx, "zen_model_file_header: cannot open %s: %s", path, strerror(errno));
+    struct stat sb;
+    unsigned char len8[8];
+    char *text = NULL;
+    const char *why = NULL;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) why = "not a regular file";
+    else if (sb.st_size < 8 || fread(len8, 1, 8, f) != 8) why = "too short to be a safetensors file";
+    if (!why) {
+        uint64_t n = 0;
+        for (int i = 7; i >= 0; i--) n = n << 8 | len8[i];
+        if (n > (uint64_t)sb.st_size - 8) why = "the header length is past the end of the file";
+        else if (n > ST_MAX_HEADER) why = "the header is larger than 100 MB";
+        else if (!(text = malloc(n + 1)) || fread(text, 1, n, f) != n) why = "read failed";
+        else {
+            text[n] = 0;
+            cJSON *h = cJSON_ParseWithLength(text, n);
+            if (!cJSON_IsObject(h)) why = "the header is not a JSON object";
+            cJSON_Delete(h);
+        }
+    }
+    fclose(f);
+    if (why) {
+        free(text);
+        return zen__fail(ctx, "zen_model_file_header: %s: %s", path, why);
+    }
+    return text;
+}
+
 static const char *st_shape_text(const st_tensor *t, char *b, size_t n) {
     snprintf(b, n, "[");
     for (int d = 0; d < t->ndim && strlen(b) + 24 < n; d++)

@@ -68,6 +68,18 @@ int zen_model_input_shape(const zen_model *m, int i, int64_t *shape) {
     return node_shape(m, m->inputs[i], shape);
 }
 
+/* An Input layer's dtype, as its config says ("int32" and the like read as i32). */
+static zen_dtype input_layer_dtype(zen_layer *l) {
+    const char *dtype = "float32";
+    zen__cfg_str(l, "dtype", "float32", &dtype);
+    return strstr(dtype, "int") ? ZEN_I32 : ZEN_F32;
+}
+
+zen_dtype zen_model_input_dtype(const zen_model *m, int i) {
+    if (!m || !m->built || i < 0 || i >= m->ninputs) return ZEN_F32;
+    return input_layer_dtype(m->nodes[m->inputs[i]].layer);
+}
+
 int zen_model_output_shape(const zen_model *m, int i, int64_t *shape) {
     if (!m || !m->built || i < 0 || i >= m->noutputs) return -1;
     return node_shape(m, m->outputs[i], shape);
@@ -259,10 +271,7 @@ zen_model_graph *zen__model_graph_new(zen_model *m, int batch, bool training) {
         if (!strcmp(l->type->class_name, "Input")) {
             int64_t shape[ZEN_MAX_DIMS + 1] = {batch};
             for (int d = 0; d < node->shape.ndim; d++) shape[d + 1] = node->shape.dim[d];
-            const char *dtype = "float32";
-            zen__cfg_str(l, "dtype", "float32", &dtype);
-            zen_dtype dt = strstr(dtype, "int") ? ZEN_I32 : ZEN_F32;
-            zen_tensor *leaf = zen_input(ctx, dt, node->shape.ndim + 1, shape);
+            zen_tensor *leaf = zen_input(ctx, input_layer_dtype(l), node->shape.ndim + 1, shape);
             if (!leaf) break;
             zen_set_name(leaf, l->name);
             mg->inputs[nin++] = leaf;

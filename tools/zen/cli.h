@@ -40,8 +40,6 @@ zen_model *cli_load_model(const char *cmd, zen_ctx *ctx, const char *path);
 cJSON *cli_model_header(const char *cmd, const char *path, long long *file_size);
 /* The parsed "compile" metadata ({"loss", "metrics", "optimizer"}), or NULL. */
 cJSON *cli_model_compile(const cJSON *header);
-/* Does the model's Input layer take integers (config "dtype" int32...)? */
-bool cli_model_int_input(const cJSON *header);
 /* What a path holds, by its first bytes (gzip is looked into); CLI_BAD after a message. */
 typedef enum { CLI_BAD, CLI_DIR, CLI_IMAGE, CLI_IDX, CLI_NPY, CLI_CSV } cli_kind;
 cli_kind cli_sniff(const char *cmd, const char *path);

@@ -173,7 +173,7 @@ int cmd_eval(int argc, char **argv) {
     cJSON *header = NULL, *comp = NULL;
     if (!(m = cli_load_model("eval", ctx, model_path)) || !(header = cli_model_header("eval", model_path, NULL))) goto done;
     comp = cli_model_compile(header);
-    data.int_input = cli_model_int_input(header);
+    data.int_input = zen_model_input_dtype(m, 0) == ZEN_I32;
 
     if (dir) {
         zen_dataset *train = NULL;

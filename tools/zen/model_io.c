@@ -24,32 +24,16 @@ zen_model *cli_load_model(const char *cmd, zen_ctx *ctx, const char *path) {
 }
 
 cJSON *cli_model_header(const char *cmd, const char *path, long long *file_size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return fprintf(stderr, "zen %s: cannot open %s: %s\n", cmd, path, strerror(errno)), NULL;
+    zen_ctx *ctx = zen_ctx_new();
+    char *text = ctx ? zen_model_file_header(ctx, path) : NULL;
+    cJSON *h = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (!h) fprintf(stderr, "zen %s: %s: not a zen model file (%s)\n", cmd, path,
+                    ctx && zen_ctx_error(ctx) ? zen_ctx_error(ctx) : "out of memory");
+    zen_ctx_free(ctx);
     struct stat st;
-    unsigned char len8[8];
-    cJSON *h = NULL;
-    if (fstat(fileno(f), &st) == 0 && fread(len8, 1, 8, f) == 8) {
-        uint64_t n = 0;
-        for (int i = 7; i >= 0; i--) n = n << 8 | len8[i];
-        char *text = n <= (uint64_t)st.st_size - 8 && n < (256u << 20) ? malloc(n + 1) : NULL;
-        if (text && fread(text, 1, n, f) == n) h = cJSON_ParseWithLength(text, n);
-        free(text);
-    }
-    fclose(f);
-    if (!cJSON_IsObject(h)) {
-        cJSON_Delete(h);
-        return fprintf(stderr, "zen %s: %s: not a zen model file (no readable safetensors header)\n", cmd, path), NULL;
-    }
-    if (file_size) *file_size = (long long)st.st_size;
+    if (h && file_size) *file_size = stat(path, &st) == 0 ? (long long)st.st_size : 0;
     return h;
-}
-
-const char *cli_class_label(const zen_model *m, int64_t k, char *buf, size_t n) {
-    const char *name = zen_model_class_name(m, (int)k);
-    if (name) return name;
-    snprintf(buf, n, "%lld", (long long)k);
-    return buf;
 }
 
 cJSON *cli_model_compile(const cJSON *header) {
@@ -57,20 +41,11 @@ cJSON *cli_model_compile(const cJSON *header) {
     return c ? cJSON_Parse(c) : NULL;
 }
 
-bool cli_model_int_input(const cJSON *header) {
-    const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(header, "__metadata__"), "model"));
-    cJSON *spec = text ? cJSON_Parse(text) : NULL, *l;
-    bool is_int = false;
-    cJSON_ArrayForEach(l, cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "config"), "layers")) {
-        const char *cls = cJSON_GetStringValue(cJSON_GetObjectItem(l, "class_name"));
-        if (cls && (!strcmp(cls, "Input") || !strcmp(cls, "InputLayer"))) {
-            const char *dt = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(l, "config"), "dtype"));
-            is_int = dt && strstr(dt, "int"); /* as zen_model_predict decides */
-            break;
-        }
-    }
-    cJSON_Delete(spec);
-    return is_int;
+const char *cli_class_label(const zen_model *m, int64_t k, char *buf, size_t n) {
+    const char *name = zen_model_class_name(m, (int)k);
+    if (name) return name;
+    snprintf(buf, n, "%lld", (long long)k);
+    return buf;
 }
 
 /* The first bytes of a file, decompressed when it is gzip. */

@@ -289,9 +289,8 @@ int cmd_predict(int argc, char **argv) {
     if (threads) zen_ctx_set_threads(ctx, (int)threads);
     zen_array *x = NULL, *y = NULL;
     zen_model *m = NULL;
-    cJSON *header = NULL;
-    if (!(m = cli_load_model("predict", ctx, model_path)) || !(header = cli_model_header("predict", model_path, NULL))) goto done;
-    data.int_input = cli_model_int_input(header);
+    if (!(m = cli_load_model("predict", ctx, model_path))) goto done;
+    data.int_input = zen_model_input_dtype(m, 0) == ZEN_I32;
     if (kind == CLI_IMAGE && data.int_input) {
         fprintf(stderr, "zen predict: the model takes integer inputs (token ids), not images\n");
         goto done;
@@ -345,7 +344,6 @@ int cmd_predict(int argc, char **argv) {
     }
     rc = 0;
 done:
-    cJSON_Delete(header);
     zen_array_free(x);
     zen_array_free(y);
     zen_model_free(m);

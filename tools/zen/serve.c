@@ -43,45 +43,16 @@ static const char *usage =
     "\n"
     "SIGTERM or SIGINT stops accepting, finishes the requests in flight and exits 0.\n";
 
-/* The "format" and "zen_version" of a model file's safetensors header. */
-static void file_info(const char *path, char *version, size_t vn) {
+/* The "zen_version" of a model file's safetensors header, or "unknown". */
+static void file_info(zen_ctx *ctx, const char *path, char *version, size_t vn) {
     snprintf(version, vn, "unknown");
-    FILE *f = fopen(path, "rb");
-    unsigned char len8[8];
-    if (!f) return;
-    if (fread(len8, 1, 8, f) == 8) {
-        uint64_t len = 0;
-        for (int k = 7; k >= 0; k--) len = len << 8 | len8[k];
-        char *h = len < (64u << 20) ? malloc(len + 1) : NULL;
-        if (h && fread(h, 1, len, f) == len) {
-            h[len] = 0;
-            cJSON *j = cJSON_Parse(h);
-            const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "__metadata__"), "zen_version"));
-            if (v) snprintf(version, vn, "%s", v);
-            cJSON_Delete(j);
-        }
-        free(h);
-    }
-    fclose(f);
-}
-
-/* The input's dtype, as zen reads it: an Input layer whose config dtype says "int" is i32. */
-static zen_dtype input_dtype(const zen_model *m) {
-    char *spec = zen_model_to_json(m);
-    cJSON *j = cJSON_Parse(spec);
-    free(spec);
-    zen_dtype dt = ZEN_F32;
-    cJSON *layer;
-    cJSON_ArrayForEach(layer, cJSON_GetObjectItem(cJSON_GetObjectItem(j, "config"), "layers")) {
-        const char *cls = cJSON_GetStringValue(cJSON_GetObjectItem(layer, "class_name"));
-        if (cls && (!strcmp(cls, "Input") || !strcmp(cls, "InputLayer"))) {
-            const char *d = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(layer, "config"), "dtype"));
-            if (d && strstr(d, "int")) dt = ZEN_I32;
-            break;
-        }
-    }
+    char *text = zen_model_file_header(ctx, path);
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "__metadata__"), "zen_version"));
+    if (v) snprintf(version, vn, "%s", v);
     cJSON_Delete(j);
-    return dt;
+    free(text);
+    zen_ctx_clear_error(ctx);
 }
 
 static void shape_json(sbuf *b, int ndim, const int64_t *shape) {
@@ -111,7 +82,7 @@ static int load_model(serve_model *sm, const char *path, const char *name, const
     sm->in_numel = sm->out_numel = 1;
     for (int k = 0; k < sm->in_ndim; k++) sm->in_numel *= sm->in_shape[k];
     for (int k = 0; k < sm->out_ndim; k++) sm->out_numel *= sm->out_shape[k];
-    sm->in_dtype = input_dtype(sm->model);
+    sm->in_dtype = zen_model_input_dtype(sm->model, 0);
     sm->nlabels = zen_model_n_class_names(sm->model);
     sm->labels = calloc((size_t)sm->nlabels + 1, sizeof *sm->labels);
     for (int i = 0; sm->labels && i < sm->nlabels; i++) sm->labels[i] = strdup(zen_model_class_name(sm->model, i));
@@ -119,7 +90,7 @@ static int load_model(serve_model *sm, const char *path, const char *name, const
     struct stat st;
     stat(path, &st);
     char version[64], mtime[64];
-    file_info(path, version, sizeof version);
+    file_info(sm->ctx, path, version, sizeof version);
     strftime(mtime, sizeof mtime, "%Y-%m-%dT%H:%M:%SZ", gmtime(&st.st_mtime));
     sbuf b = {0};
     sb_printf(&b, "{\"name\": ");
