@@ -42,6 +42,7 @@
  * rules store dy, dhn and dcn in its sources instead of summing full-size buffers, and the
  * RNN node's rule builds one RNN_BACK node from them. The collector is never computed. */
 #include "../core/internal.h"
+#include "fused.h"
 #include "loops.h"
 #include "vmath.h"
 
@@ -470,12 +471,11 @@ static void rnn_back_forward(zen_tensor *out, zen_exec *ex) {
 
 /* ---- views, the gradient collector, and the backward rule ---- */
 
-/* A view of an RNN (slot 0 y, 1 hn, 2 cn) or RNN_BACK node (slot -1). */
+/* A differentiable result of an RNN node (slot 0 y, 1 hn, 2 cn). Views that are never
+ * differentiated again (of RNN_BACK's packed gradients, of the saved states) are fused.h's
+ * PART views. */
 static zen_tensor *rnn_view(zen_ctx *ctx, zen_tensor *src, int slot, int ndim, const int64_t *shape, int64_t offset) {
-    int64_t stride[3];
-    int64_t s = 1;
-    for (int d = ndim - 1; d >= 0; d--) stride[d] = s, s *= shape[d];
-    zen_tensor *v = zen__view(ctx, ZEN_OP_RNN_VIEW, src, ndim, shape, stride, offset);
+    zen_tensor *v = zen__part(ctx, ZEN_OP_RNN_VIEW, src, ndim, shape, offset);
     if (v) v->ip[0] = slot;
     return v;
 }
@@ -483,7 +483,7 @@ static zen_tensor *rnn_view(zen_ctx *ctx, zen_tensor *src, int slot, int ndim, c
 static void rnn_view_backward(zen_ctx *ctx, zen_tensor *out) {
     zen_tensor *R = out->src[0];
     int slot = (int)out->ip[0];
-    if (slot < 0 || R->op != ZEN_OP_RNN) {
+    if (R->op != ZEN_OP_RNN) {
         zen__fail(ctx, "zen_rnn: second derivatives are not supported");
         return;
     }
@@ -521,8 +521,8 @@ static void rnn_backward(zen_ctx *ctx, zen_tensor *R) {
     }
     zen_tensor *D = zen__node(ctx, ZEN_OP_RNN_BACK, ZEN_F32, 1, (int64_t[]){L.dtotal}, R, whh, dy, dstate);
     if (!D) return;
-    zen_tensor *dgx = rnn_view(ctx, D, -1, 2, (int64_t[]){L.N, L.GH}, L.dgx);
-    zen_tensor *dgh = rnn_view(ctx, D, -1, 2, (int64_t[]){L.N, L.GH}, L.dgh);
+    zen_tensor *dgx = zen__part(ctx, ZEN_OP_PART, D, 2, (int64_t[]){L.N, L.GH}, L.dgx);
+    zen_tensor *dgh = zen__part(ctx, ZEN_OP_PART, D, 2, (int64_t[]){L.N, L.GH}, L.dgh);
     if (R->ip[IP_FLAGS] & RNN_GATHER) { /* x: the table of projections; wih: the ids */
         if (zen__needs_grad(x))
             zen__accum_grad(ctx, x, zen__node(ctx, ZEN_OP_EMBEDDING_BACK, ZEN_F32, 2, x->shape,
@@ -538,11 +538,11 @@ static void rnn_backward(zen_ctx *ctx, zen_tensor *R) {
         /* dW_hh = dGᵀ·H_prev, as (H_prevᵀ·dG)ᵀ: oneDNN runs the untransposed product ~20%
          * faster than the one reading dG transposed, and the result's transpose is a copy
          * of only G*H*H floats */
-        zen_tensor *hpt = rnn_view(ctx, R, -1, 2, (int64_t[]){L.H, L.N}, L.hprevt);
+        zen_tensor *hpt = zen__part(ctx, ZEN_OP_PART, R, 2, (int64_t[]){L.H, L.N}, L.hprevt);
         zen__accum_grad(ctx, whh, zen_transpose(ctx, zen_matmul(ctx, hpt, dgh, false, false), 0, 1));
     }
     if (aux && zen__needs_grad(aux))
-        zen__accum_grad(ctx, aux, rnn_view(ctx, D, -1, 1, (int64_t[]){R->ip[IP_AUXLEN]}, L.daux));
+        zen__accum_grad(ctx, aux, zen__part(ctx, ZEN_OP_PART, D, 1, (int64_t[]){R->ip[IP_AUXLEN]}, L.daux));
 }
 
 static void rnn_grads_backward(zen_ctx *ctx, zen_tensor *out) {

@@ -2,6 +2,7 @@
  * tests/fixtures/gen/gpt2_ref.py, a plain-torch GPT-2) imported and run through the model
  * graph and through the key/value cache, both against torch's logits; cached decoding
  * (token by token and in chunks) against the full forward; save/load of the tied model;
+ * TokenAndPositionEmbedding -> GPT2Block -> LMHead gradients vs finite differences;
  * errors of the importer and of zen_lm. */
 #include "harness.h"
 
@@ -9,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "nn/layers/gpt.h"
 #include "nn/nn.h"
 
 #define GPT2_DIR ZEN_FIXTURE_DIR "/gpt2"
@@ -267,6 +269,10 @@ TEST(test_layer_errors) {
         {8, ", {\"class_name\": \"LMHead\", \"config\": {\"embedding\": \"nope\"}}",
          "embedding 'nope' is not an Embedding or TokenAndPositionEmbedding layer"},
         {8, ", {\"class_name\": \"LMHead\", \"config\": {}}", "embedding must name the layer"},
+        {8, ", {\"class_name\": \"GPT2Block\", \"config\": {\"num_heads\": 2, \"intermediate_dim\": 0}}",
+         "intermediate_dim must be positive, got 0"},
+        {8, ", {\"class_name\": \"GPT2Block\", \"config\": {\"num_heads\": 2, \"layer_norm_epsilon\": 0}}",
+         "layer_norm_epsilon must be positive, got 0"},
         {9, "", "input has 9 steps, more than sequence_length 8"},
         {8, ", {\"class_name\": \"Dense\", \"config\": {\"units\": 6}}, "
             "{\"class_name\": \"LMHead\", \"config\": {\"embedding\": \"emb\"}}",
@@ -288,11 +294,60 @@ TEST(test_layer_errors) {
     }
 }
 
+/* The GPT layers' gradients (embedding tables through the tied head, every block weight)
+ * against finite differences, on random weights (LayerNorm gammas and biases included, so
+ * no gradient is trivially zero). */
+TEST(test_layer_gradients) {
+    const char *json = "{\"class_name\": \"Sequential\", \"config\": {\"layers\": ["
+                       "{\"class_name\": \"Input\", \"config\": {\"shape\": [5], \"dtype\": \"int32\"}},"
+                       "{\"class_name\": \"TokenAndPositionEmbedding\", \"config\": {\"name\": \"emb\", "
+                       "\"vocabulary_size\": 7, \"sequence_length\": 6, \"embedding_dim\": 8}},"
+                       "{\"class_name\": \"GPT2Block\", \"config\": {\"name\": \"blk\", \"num_heads\": 2, "
+                       "\"intermediate_dim\": 12}},"
+                       "{\"class_name\": \"LMHead\", \"config\": {\"name\": \"head\", \"embedding\": \"emb\"}}]}}";
+    zen_ctx *ctx = zen_ctx_new();
+    zen_model *m = zen_model_from_json(ctx, json);
+    CHECK_OK(ctx, m);
+    if (!m || zen_model_build(m, 1) != 0) {
+        fprintf(stderr, "  build: %s\n", zen_ctx_error(ctx));
+        harness_failures++;
+        zen_model_free(m);
+        zen_ctx_free(ctx);
+        return;
+    }
+    zen_layer *emb = NULL, *blk = NULL, *head = NULL;
+    for (int i = 0; i < m->nlayers; i++) {
+        const char *cls = m->layers[i]->type->class_name;
+        if (!strcmp(cls, "TokenAndPositionEmbedding")) emb = m->layers[i];
+        if (!strcmp(cls, "GPT2Block")) blk = m->layers[i];
+        if (!strcmp(cls, "LMHead")) head = m->layers[i];
+    }
+    CHECK(emb && blk && head && emb->nweights == 2 && blk->nweights == 12 && head->nweights == 0);
+    if (emb && blk && head) {
+        zen_rng rng;
+        zen_rng_seed(&rng, 7);
+        zen_tensor *params[14];
+        int np = 0;
+        for (int i = 0; i < emb->nweights; i++) params[np++] = emb->weights[i];
+        for (int i = 0; i < blk->nweights; i++) params[np++] = blk->weights[i];
+        for (int i = 0; i < np; i++) zen_rng_fill_uniform(&rng, params[i], -0.5f, 0.5f);
+        zen_tensor *tok = zen_const(ctx, ZEN_I32, 2, (int64_t[]){2, 5});
+        const int32_t v[10] = {1, 4, 0, 6, 2, 3, 3, 5, 1, 0};
+        memcpy(tok->data, v, sizeof v);
+        zen_tensor *x = zen__gpt2_embed(ctx, emb, tok, 0);
+        zen_tensor *y = zen__lm_head(ctx, head, zen__gpt2_block(ctx, blk, x, NULL, NULL, NULL, NULL, false, 0));
+        CHECK_OK(ctx, y);
+        if (y) CHECK(gradcheck(ctx, y, np, params, 1e-2, 2) == 0);
+    }
+    zen_model_free(m);
+    zen_ctx_free(ctx);
+}
+
 int main(void) {
     f = fx_open("gpt2_ref.safetensors");
     load_reference();
     int rc = RUN_TESTS(test_import_matches_torch, test_cache_matches_full_forward, test_lm_errors, test_import_errors,
-                       test_save_load, test_layer_errors);
+                       test_save_load, test_layer_errors, test_layer_gradients);
     fx_close(f);
     return rc;
 }

@@ -349,6 +349,13 @@ TEST(test_config_errors) {
                  "return_state is not supported in Bidirectional");
     expect_error("{\"class_name\": \"Flatten\", \"config\": {}}, {\"class_name\": \"Masking\", \"config\": {}}",
                  "Masking 'masking': input must be [steps, features]");
+    expect_error("{\"class_name\": \"GRU\", \"config\": {\"units\": 4, \"time_major\": true}}",
+                 "GRU 'gru': time_major=true is not supported");
+    expect_error("{\"class_name\": \"Bidirectional\", \"config\": {\"layer\": {\"class_name\": \"LSTM\", \"config\": "
+                 "{\"units\": 4, \"go_backwards\": true}}}}",
+                 "the wrapped layer must not have go_backwards=true");
+    expect_error("{\"class_name\": \"Bidirectional\", \"config\": {\"layer\": {\"class_name\": \"LSTM\", \"config\": 4}}}",
+                 "layer's config must be an object");
 }
 
 /* Learns, with padding masks, whether a sequence of 1s and 2s (length 3..12, padded with

@@ -244,6 +244,14 @@ TEST(test_config_errors) {
     expect_error("SinusoidalPositionEncoding", "{\"max_wavelength\": -1}", 2, seq,
                  "max_wavelength must be a finite number > 0, got -1");
     expect_error("RMSNormalization", "{\"axis\": 3}", 2, seq, "axis 3 is out of range");
+    expect_error("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 0}", 2, seq, "key_dim must be positive, got 0");
+    expect_error("MultiHeadAttention", "{\"num_heads\": 2, \"key_dim\": 4, \"value_dim\": -1}", 2, seq,
+                 "value_dim must be positive, got -1");
+    expect_error("TransformerEncoder", "{\"num_heads\": 2, \"intermediate_dim\": 0}", 2, seq,
+                 "intermediate_dim must be positive, got 0");
+    expect_error("TransformerEncoder", "{\"num_heads\": 2, \"intermediate_dim\": 4}", 3, img,
+                 "input must be [batch, steps, hidden] (2 dims without the batch), got 3 dims");
+    expect_error("PositionEmbedding", "{\"sequence_length\": 0}", 2, seq, "sequence_length must be positive, got 0");
 }
 
 /* A tiny causal Transformer (Embedding + PositionEmbedding, a pre-norm TransformerDecoder,
