@@ -508,6 +508,10 @@ static inline int zen_save_npy_array(zen_ctx *ctx, const char *path, const zen_a
  * conversions as zen_load_npy (not gzip). name stands for the path in messages. */
 ZEN_API zen_array *zen_parse_npy(zen_ctx *ctx, const void *data, size_t size, const char *name, zen_dtype dt,
                                  int flags);
+/* The bytes zen_save_npy writes, in memory (an HTTP response body, say): a malloc'd buffer
+ * of *size bytes for the caller to free(), or NULL and an error. */
+ZEN_API void *zen_format_npy(zen_ctx *ctx, zen_dtype dt, int ndim, const int64_t *shape, const void *data,
+                             size_t *size);
 
 /* Numeric CSV (RFC 4180 quoting: "..." fields, "" for a quote, delimiters and newlines
  * inside quotes). Blank lines are skipped; CRLF and a UTF-8 BOM are accepted; spaces

@@ -132,6 +132,7 @@ TEST(resize_matches_references) {
     CHECK(max_diff(same, x) <= 1e-6);
     zen_array_free(a), zen_array_free(ra), zen_array_free(b), zen_array_free(rb), zen_array_free(same);
     CHECK_ERR(ctx, !zen_image_resize(ctx, x, 0, 4, ZEN_RESIZE_AREA), "zen_image_resize", "1 to");
+    CHECK_ERR(ctx, !zen_image_resize(ctx, x, 4, 4, (zen_resize_filter)99), "zen_image_resize", "unknown filter 99");
     zen_array *flat = zen_array_new(ctx, ZEN_F32, 2, (int64_t[]){3, 3});
     CHECK_ERR(ctx, !zen_image_resize(ctx, flat, 2, 2, ZEN_RESIZE_AREA), "[H, W, C]");
     zen_array_free(flat);
@@ -153,6 +154,10 @@ TEST(input_layouts) {
     CHECK_ERR(ctx, zen_image_input_layout(ctx, 1, (int64_t[]){10}, NULL, &h, &w, &c) != 0, "10 values", "height and width");
     CHECK_ERR(ctx, zen_image_input_layout(ctx, 3, (int64_t[]){8, 8, 4}, NULL, &h, &w, &c) != 0, "[8, 8, 4]", "4 channels");
     CHECK_ERR(ctx, zen_image_input_layout(ctx, 4, (int64_t[]){1, 2, 3, 4}, NULL, &h, &w, &c) != 0, "4 dims");
+    CHECK_ERR(ctx, zen_image_input_layout(ctx, 3, (int64_t[]){0, 8, 1}, NULL, &h, &w, &c) != 0, "[0, 8, 1]", "empty dim");
+    CHECK_ERR(ctx, zen_image_input_layout(ctx, 3, (int64_t[]){8, 8, 1}, &(zen_image_input_opts){.height = 5, .width = 6},
+                                          &h, &w, &c) != 0,
+              "6x5 asked for is not the input's 8x8");
     zen_ctx_free(ctx);
 }
 
@@ -232,6 +237,8 @@ TEST(damaged_files_are_errors) {
     CHECK_ERR(ctx, !zen_image_load(ctx, du_path("text.png"), 0, 0), "text.png", "not a PNG or JPEG");
     CHECK_ERR(ctx, !zen_image_load(ctx, du_path("missing.png"), 0, 0), "missing.png", "cannot open");
     CHECK_ERR(ctx, !zen_image_load(ctx, IMG_DIR "gray.png", 2, 0), "channels must be 0");
+    CHECK_ERR(ctx, !zen_image_load(ctx, du_dir, 0, 0), du_dir, "not a regular file");
+    CHECK_ERR(ctx, !zen_image_load_batch(ctx, 0, NULL, 3, (int64_t[]){8, 8, 1}, NULL), "no image files given");
     /* a header that declares a huge image is refused before any allocation */
     unsigned char huge[33];
     memcpy(huge, "\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\x00\x01\x00\x00\x00\x01\x00\x00\x08\x02\0\0\0", 29);

@@ -77,4 +77,40 @@ TEST(test_npy_memory_errors) {
     zen_ctx_free(ctx);
 }
 
-int main(void) { return RUN_TESTS(test_npy_memory_matches_file, test_npy_memory_errors); }
+/* zen_format_npy: the very bytes zen_save_npy writes, which zen_parse_npy reads back. */
+TEST(test_npy_memory_format) {
+    zen_ctx *ctx = zen_ctx_new();
+    du_init();
+    const float f[6] = {1, -2.5f, 3, 0, 1e30f, -0.0f};
+    const int32_t i[3] = {7, -8, 2147483647};
+    const int64_t s23[2] = {2, 3}, s3[1] = {3}, s03[2] = {0, 3};
+    struct { zen_dtype dt; int ndim; const int64_t *shape; const void *data; } cases[] = {
+        {ZEN_F32, 2, s23, f}, {ZEN_I32, 1, s3, i}, {ZEN_F32, 0, NULL, f}, {ZEN_F32, 2, s03, NULL}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        size_t n = 0, fn = 0;
+        void *b = zen_format_npy(ctx, cases[k].dt, cases[k].ndim, cases[k].shape, cases[k].data, &n);
+        CHECK_OK(ctx, b);
+        CHECK(zen_save_npy(ctx, du_path("a.npy"), cases[k].dt, cases[k].ndim, cases[k].shape, cases[k].data) == 0);
+        unsigned char *file = du_read(du_path("a.npy"), &fn);
+        CHECK(b && file && n == fn && !memcmp(b, file, n));
+        zen_array *a = b ? zen_parse_npy(ctx, b, n, "formatted", cases[k].dt, 0) : NULL;
+        CHECK_OK(ctx, a);
+        CHECK(a && a->ndim == cases[k].ndim);
+        for (int d = 0; a && d < a->ndim; d++) CHECK(a->shape[d] == cases[k].shape[d]);
+        if (a && zen_array_numel(a)) CHECK(!memcmp(a->data, cases[k].data, (size_t)zen_array_numel(a) * 4));
+        zen_array_free(a);
+        free(file);
+        free(b);
+    }
+    size_t n = 99;
+    const int64_t neg[1] = {-1};
+    CHECK_ERR(ctx, !zen_format_npy(ctx, ZEN_F32, 1, neg, f, &n), "zen_format_npy", "bad shape");
+    CHECK(n == 0);
+    CHECK_ERR(ctx, !zen_format_npy(ctx, ZEN_F32, ZEN_MAX_DIMS + 1, s23, f, &n), "zen_format_npy", "bad ndim");
+    CHECK_ERR(ctx, !zen_format_npy(ctx, ZEN_F32, 2, s23, NULL, &n), "zen_format_npy", "data is NULL");
+    CHECK_ERR(ctx, !zen_format_npy(ctx, ZEN_F32, 2, s23, f, NULL), "zen_format_npy", "size is NULL");
+    du_cleanup();
+    zen_ctx_free(ctx);
+}
+
+int main(void) { return RUN_TESTS(test_npy_memory_matches_file, test_npy_memory_errors, test_npy_memory_format); }

@@ -313,6 +313,26 @@ static size_t npy_header_bytes(char *out, size_t cap, zen_dtype dt, int ndim, co
     return total;
 }
 
+void *zen_format_npy(zen_ctx *ctx, zen_dtype dt, int ndim, const int64_t *shape, const void *data, size_t *size) {
+    const char *fn = "zen_format_npy";
+    if (size) *size = 0;
+    if (!size) return zen__fail(ctx, "%s: size is NULL", fn);
+    if (dt != ZEN_F32 && dt != ZEN_I32) return zen__fail(ctx, "%s: can write f32 or i32, not %s", fn, zen_dtype_name(dt));
+    if (ndim < 0 || ndim > ZEN_MAX_DIMS || (ndim > 0 && !shape))
+        return zen__fail(ctx, "%s: bad ndim %d or NULL shape", fn, ndim);
+    int64_t numel = zen__shape_numel(ndim, shape);
+    if (numel < 0 || numel > (int64_t)(SIZE_MAX / 8)) return zen__fail(ctx, "%s: bad shape (negative or overflowing dims)", fn);
+    if (numel > 0 && !data) return zen__fail(ctx, "%s: data is NULL", fn);
+    char header[1024];
+    size_t hbytes = npy_header_bytes(header, sizeof header, dt, ndim, shape);
+    char *out = malloc(hbytes + (size_t)numel * 4);
+    if (!out) return zen__fail(ctx, "%s: out of memory", fn);
+    memcpy(out, header, hbytes);
+    if (numel > 0) memcpy(out + hbytes, data, (size_t)numel * 4);
+    *size = hbytes + (size_t)numel * 4;
+    return out;
+}
+
 int zen_save_npy(zen_ctx *ctx, const char *path, zen_dtype dt, int ndim, const int64_t *shape, const void *data) {
     const char *fn = "zen_save_npy";
     if (!path) return zen__fail(ctx, "%s: path is NULL", fn), -1;

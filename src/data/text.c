@@ -12,10 +12,12 @@ int zen_data_path(zen_ctx *ctx, const char *name, char *buf, size_t size) {
     return zen__data_path(ctx, "zen_data_path", name, buf, size);
 }
 
-char *zen_load_text(zen_ctx *ctx, const char *path, size_t *len) {
+char *zen_load_text(zen_ctx *ctx, const char *path, size_t *len) { return zen__load_text(ctx, "zen_load_text", path, len); }
+
+char *zen__load_text(zen_ctx *ctx, const char *fn, const char *path, size_t *len) {
     if (len) *len = 0;
     zen__reader r;
-    if (zen__reader_open(&r, ctx, "zen_load_text", path) != 0) return NULL;
+    if (zen__reader_open(&r, ctx, fn, path) != 0) return NULL;
     size_t n = 0;
     char *s = zen__reader_slurp(&r, &n);
     zen__reader_close(&r);

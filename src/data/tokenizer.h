@@ -99,5 +99,7 @@ int64_t zen__gpt2_cache_entries(const zen_tokenizer *t);
 /* The default data directory (ZEN_DATA_DIR, else $XDG_CACHE_HOME/zen/datasets, else
  * $HOME/.cache/zen/datasets) joined with name; -1 (and an error naming fn) if it does not fit. */
 int zen__data_path(zen_ctx *ctx, const char *fn, const char *name, char *buf, size_t size);
+/* A whole text file (plain or gzip), NUL-terminated, *len bytes; errors start with fn. */
+char *zen__load_text(zen_ctx *ctx, const char *fn, const char *path, size_t *len);
 
 #endif /* ZEN_TOKENIZER_H */

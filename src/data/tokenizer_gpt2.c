@@ -82,19 +82,11 @@ static merge_slot *merge_find(const zen__gpt2 *g, int32_t a, int32_t b) {
         if (g->merges[i].key == key || g->merges[i].key == 0) return &g->merges[i];
 }
 
-static char *read_all(zen_ctx *ctx, const char *fn, const char *path, size_t *len) {
-    zen__reader r;
-    if (zen__reader_open(&r, ctx, fn, path) != 0) return NULL;
-    char *s = zen__reader_slurp(&r, len);
-    zen__reader_close(&r);
-    return s;
-}
-
 /* encoder.json: an object of token -> id with ids 0..n-1, each once. */
 static int load_encoder(zen_ctx *ctx, zen__gpt2 *g, const char *path, const int16_t *byte_of) {
     const char *fn = "zen_tokenizer_gpt2_load";
     size_t len;
-    char *text = read_all(ctx, fn, path, &len);
+    char *text = zen__load_text(ctx, fn, path, &len);
     if (!text) return -1;
     cJSON *root = cJSON_ParseWithLength(text, len);
     if (!root) {
@@ -162,7 +154,7 @@ out:
 static int load_merges(zen_ctx *ctx, zen__gpt2 *g, const char *path, const int16_t *byte_of) {
     const char *fn = "zen_tokenizer_gpt2_load";
     size_t len;
-    char *text = read_all(ctx, fn, path, &len);
+    char *text = zen__load_text(ctx, fn, path, &len);
     if (!text) return -1;
     int64_t lines = 1;
     for (size_t i = 0; i < len; i++) lines += text[i] == '\n';

@@ -147,6 +147,13 @@ def run(tmp):
     cli([tmp, "--max-batch", "0"], 2, "--max-batch")
     cli([tmp, "--bogus"], 2, "unknown option '--bogus'")
     cli([tmp, "--host", "localhost:1"], 1, "not an IPv4 address")
+    cli([tmp, "--port"], 2, "--port needs a value")
+    cli([tmp, tmp + "/x.npy"], 2, "one MODEL.zen or DIR")
+    cli([tmp, "--max-wait-ms", "-1"], 2, "--max-wait-ms needs a number from 0 to 60000, got '-1'")
+    cli([tmp, "--max-body", "10"], 2, "--max-body needs an integer from 64")
+    cli([tmp, "--max-connections", "x"], 2, "--max-connections needs an integer")
+    cli([tmp, "--timeout", "0"], 2, "--timeout needs an integer from 1 to 86400")
+    cli([tmp, "--threads", "0"], 2, "--threads needs an integer from 1 to 1024")
 
     # ---- server A: the directory, batching ----
     a, port = start([tmp, "--port", "0", "--max-batch", "16", "--max-wait-ms", "30", "--max-body", "300000"])

@@ -318,30 +318,6 @@ static bool accepts_npy(struct MHD_Connection *c) {
     return a && strstr(a, "application/x-npy");
 }
 
-/* An NPY (version 1.0) of f32 values: the header as numpy writes it, then the data. */
-static void *npy_bytes(int ndim, const int64_t *shape, const float *data, size_t *len) {
-    char dict[400];
-    int w = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
-    int64_t numel = 1;
-    for (int k = 0; k < ndim; k++) {
-        w += snprintf(dict + w, sizeof dict - (size_t)w, k ? ", %lld" : "%lld", (long long)shape[k]);
-        numel *= shape[k];
-    }
-    w += snprintf(dict + w, sizeof dict - (size_t)w, "%s), }", ndim == 1 ? "," : "");
-    size_t hlen = (size_t)w + 1, pad = (64 - (10 + hlen) % 64) % 64, head = 10 + hlen + pad;
-    *len = head + (size_t)numel * 4;
-    char *b = malloc(*len);
-    if (!b) return NULL;
-    memcpy(b, "\x93NUMPY\x01\x00", 8);
-    b[8] = (char)((hlen + pad) & 0xff);
-    b[9] = (char)((hlen + pad) >> 8);
-    memcpy(b + 10, dict, (size_t)w);
-    memset(b + 10 + w, ' ', pad);
-    b[head - 1] = '\n';
-    memcpy(b + head, data, (size_t)numel * 4);
-    return b;
-}
-
 /* Nested lists of the output's shape, from depth on. */
 static void write_nested(sbuf *b, const serve_model *m, int depth, const float **p) {
     if (depth == m->out_ndim) {
@@ -408,8 +384,10 @@ static enum MHD_Result predict(serve_server *s, struct MHD_Connection *c, reques
     if (accepts_npy(c)) {
         int64_t shape[ZEN_MAX_DIMS + 1] = {n};
         memcpy(shape + 1, m->out_shape, (size_t)m->out_ndim * sizeof *shape);
-        size_t len;
-        void *bytes = npy_bytes(m->out_ndim + 1, shape, job.y, &len);
+        size_t len = 0;
+        zen_ctx *ctx = zen_ctx_new(); /* the shape is the model's: only memory can fail here */
+        void *bytes = ctx ? zen_format_npy(ctx, ZEN_F32, m->out_ndim + 1, shape, job.y, &len) : NULL;
+        zen_ctx_free(ctx);
         ok = bytes ? send_bytes(s, c, r, 200, "application/x-npy", bytes, len, MHD_RESPMEM_MUST_FREE, NULL)
                    : send_error(s, c, r, 500, NULL, "out of memory");
     } else {
