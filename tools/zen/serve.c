@@ -87,8 +87,8 @@ static int load_model(serve_model *sm, const char *path, const char *name, const
     sm->labels = calloc((size_t)sm->nlabels + 1, sizeof *sm->labels);
     for (int i = 0; sm->labels && i < sm->nlabels; i++) sm->labels[i] = strdup(zen_model_class_name(sm->model, i));
 
-    struct stat st;
-    stat(path, &st);
+    struct stat st = {0}; /* a file gone since loading shows size 0 and the epoch */
+    if (stat(path, &st) != 0) memset(&st, 0, sizeof st);
     char version[64], mtime[64];
     file_info(sm->ctx, path, version, sizeof version);
     strftime(mtime, sizeof mtime, "%Y-%m-%dT%H:%M:%SZ", gmtime(&st.st_mtime));
