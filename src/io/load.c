@@ -26,22 +26,14 @@ static void *load_fail(zen_ctx *ctx, const char *what, const char *file, const c
     return zen__fail(ctx, "%s: %s: %s", what, file, msg);
 }
 
-static int err_fmt(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int err_fmt(char *err, size_t n, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, n, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static int read_whole(const char *path, unsigned char **buf, size_t *size, char *err, size_t n) {
     FILE *f = fopen(path, "rb");
-    if (!f) return err_fmt(err, n, "cannot open %s: %s", path, strerror(errno));
+    if (!f) return st_errorf(err, n, "cannot open %s: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
         fclose(f);
-        return err_fmt(err, n, "%s: not a regular file", path);
+        return st_errorf(err, n, "%s: not a regular file", path);
     }
     *size = (size_t)sb.st_size;
     *buf = malloc(*size ? *size : 1);
@@ -49,7 +41,7 @@ static int read_whole(const char *path, unsigned char **buf, size_t *size, char 
         fclose(f);
         free(*buf);
         *buf = NULL;
-        return err_fmt(err, n, "%s: read failed (%s)", path, *size ? "out of memory or I/O error" : "empty");
+        return st_errorf(err, n, "%s: read failed (%s)", path, *size ? "out of memory or I/O error" : "empty");
     }
     fclose(f);
     return 0;
@@ -97,13 +89,13 @@ static const char *st_shape_text(const st_tensor *t, char *b, size_t n) {
 /* The file's tensor `name` must be F32 with t's shape. Marks it used. */
 static int check_like(const st_file *f, bool *used, const char *name, const zen_tensor *t, char *err, size_t n) {
     const st_tensor *s = st_find(f, name);
-    if (!s) return err_fmt(err, n, "tensor %s is missing", name);
+    if (!s) return st_errorf(err, n, "tensor %s is missing", name);
     used[s - f->tensors] = true;
     bool ok = s->dtype == ST_F32 && s->ndim == t->ndim;
     for (int d = 0; ok && d < t->ndim; d++) ok = s->shape[d] == t->shape[d];
     if (!ok) {
         char want[96], got[200];
-        return err_fmt(err, n, "tensor %s must be F32 of shape %s, the file has %s of shape %s", name,
+        return st_errorf(err, n, "tensor %s must be F32 of shape %s, the file has %s of shape %s", name,
                        zen_shape_str(t, want, sizeof want), st_dtype_name(s->dtype), st_shape_text(s, got, sizeof got));
     }
     return 0;
@@ -155,16 +147,16 @@ static int optimizer_state(zen_model *m, const st_file *f, bool *used, bool appl
     zen_optimizer *opt = t && t->opt ? t->opt : NULL;
     int rc = -1;
     if (!cJSON_IsObject(s)) {
-        err_fmt(err, n, "__metadata__ optimizer_state is not a JSON object");
+        st_errorf(err, n, "__metadata__ optimizer_state is not a JSON object");
         goto out;
     }
     if (!opt) {
-        err_fmt(err, n, "__metadata__ has optimizer_state but no compile settings");
+        st_errorf(err, n, "__metadata__ has optimizer_state but no compile settings");
         goto out;
     }
     const char *cls = cJSON_GetStringValue(cJSON_GetObjectItem(s, "class_name"));
     if (!cls || strcmp(cls, opt->type->class_name)) {
-        err_fmt(err, n, "the optimizer state is for %.40s, the model's optimizer is %s", cls ? cls : "(no class_name)",
+        st_errorf(err, n, "the optimizer state is for %.40s, the model's optimizer is %s", cls ? cls : "(no class_name)",
                 opt->type->class_name);
         goto out;
     }
@@ -175,12 +167,12 @@ static int optimizer_state(zen_model *m, const st_file *f, bool *used, bool appl
         !parse_double(cJSON_GetStringValue(cJSON_GetObjectItem(s, "initial_learning_rate")), &initial) ||
         !parse_double(cJSON_GetStringValue(cJSON_GetObjectItem(s, "lr_scale")), &scale) || !(scale > 0) ||
         !cJSON_IsNumber(params) || !cJSON_IsArray(slots)) {
-        err_fmt(err, n, "__metadata__ optimizer_state needs iterations, initial_learning_rate, lr_scale (decimal "
+        st_errorf(err, n, "__metadata__ optimizer_state needs iterations, initial_learning_rate, lr_scale (decimal "
                         "strings), params and slots");
         goto out;
     }
     if (params->valuedouble != 0 && params->valuedouble != t->nparams) {
-        err_fmt(err, n, "the optimizer state covers %g parameters, the model has %d trainable weights",
+        st_errorf(err, n, "the optimizer state covers %g parameters, the model has %d trainable weights",
                 params->valuedouble, t->nparams);
         goto out;
     }
@@ -195,7 +187,7 @@ static int optimizer_state(zen_model *m, const st_file *f, bool *used, bool appl
         for (k = 0; k < nslots; k++)
             snprintf(want + strlen(want), sizeof want - strlen(want), "%s%s", k ? ", " : "",
                      zen__optimizer_slot_name(opt, k));
-        err_fmt(err, n, "the optimizer state has %d state arrays per weight, %s with this config has %d (%s)",
+        st_errorf(err, n, "the optimizer state has %d state arrays per weight, %s with this config has %d (%s)",
                 cJSON_GetArraySize(slots), opt->type->class_name, nslots, want);
         goto out;
     }
@@ -211,7 +203,7 @@ static int optimizer_state(zen_model *m, const st_file *f, bool *used, bool appl
     if (opt->accum_steps) {
         if (!parse_u64(cJSON_GetStringValue(cJSON_GetObjectItem(s, "micro_steps")), &micro) || micro > INT64_MAX ||
             micro / (uint64_t)opt->accum_steps != iterations) {
-            err_fmt(err, n, "the optimizer state needs micro_steps (a decimal string) consistent with iterations for "
+            st_errorf(err, n, "the optimizer state needs micro_steps (a decimal string) consistent with iterations for "
                             "gradient_accumulation_steps %d", opt->accum_steps);
             goto out;
         }
@@ -223,7 +215,7 @@ static int optimizer_state(zen_model *m, const st_file *f, bool *used, bool appl
     }
     if (apply) {
         if (np && zen__optimizer_bind(opt, t->nparams, t->params) != 0) {
-            err_fmt(err, n, "%s", zen_ctx_error(m->ctx) ? zen_ctx_error(m->ctx) : "out of memory");
+            st_errorf(err, n, "%s", zen_ctx_error(m->ctx) ? zen_ctx_error(m->ctx) : "out of memory");
             goto out;
         }
         for (int i = 0; i < np; i++)
@@ -252,7 +244,7 @@ out:
 static int check_unexpected(const st_file *f, const bool *used, char *err, size_t n) {
     for (int i = 0; i < f->ntensors; i++)
         if (!used[i])
-            return err_fmt(err, n, "tensor '%.100s' is not part of the model (unexpected tensor)", f->tensors[i].name);
+            return st_errorf(err, n, "tensor '%.100s' is not part of the model (unexpected tensor)", f->tensors[i].name);
     return 0;
 }
 
@@ -269,8 +261,8 @@ static int read_class_names(zen_model *m, const st_file *f, char *err, size_t n)
             names = NULL;
         }
     }
-    if (!names) rc = err_fmt(err, n, "__metadata__ class_names must be a JSON array of non-empty strings");
-    else if (zen_model_set_class_names(m, count, names) != 0) rc = err_fmt(err, n, "%s", zen_ctx_error(m->ctx));
+    if (!names) rc = st_errorf(err, n, "__metadata__ class_names must be a JSON array of non-empty strings");
+    else if (zen_model_set_class_names(m, count, names) != 0) rc = st_errorf(err, n, "%s", zen_ctx_error(m->ctx));
     free(names);
     cJSON_Delete(a);
     return rc;
@@ -285,7 +277,7 @@ static int compile_from(zen_model *m, const char *comp, char *err, size_t n) {
     cJSON *metrics = cJSON_GetObjectItem(c, "metrics");
     if (!cJSON_IsObject(c) || !cls || !loss || (metrics && !cJSON_IsArray(metrics))) {
         cJSON_Delete(c);
-        return err_fmt(err, n, "__metadata__ compile must be a JSON object with loss, metrics and optimizer "
+        return st_errorf(err, n, "__metadata__ compile must be a JSON object with loss, metrics and optimizer "
                                "{class_name, config}");
     }
     char *ocfg = cJSON_GetObjectItem(opt, "config") ? cJSON_PrintUnformatted(cJSON_GetObjectItem(opt, "config")) : NULL;
@@ -302,9 +294,9 @@ static int compile_from(zen_model *m, const char *comp, char *err, size_t n) {
     int rc = 0;
     if (!names_ok) {
         zen_optimizer_free(o);
-        rc = err_fmt(err, n, "__metadata__ compile: metrics must be a list of at most %d names", ZEN_MAX_METRICS);
+        rc = st_errorf(err, n, "__metadata__ compile: metrics must be a list of at most %d names", ZEN_MAX_METRICS);
     } else if (zen_model_compile(m, o, loss, nm, names) != 0) {
-        rc = err_fmt(err, n, "the compile settings are invalid: %s", zen_ctx_error(ctx) ? zen_ctx_error(ctx) : "?");
+        rc = st_errorf(err, n, "the compile settings are invalid: %s", zen_ctx_error(ctx) ? zen_ctx_error(ctx) : "?");
         zen_ctx_clear_error(ctx);
     }
     cJSON_Delete(c);
@@ -411,25 +403,25 @@ static int training_state(const st_file *f, bool *used, int64_t n, zen_train_sta
         ok = nm && strlen(nm) < sizeof ts->history->logs[0].names[0];
     }
     if (!ok) {
-        err_fmt(err, en, "__metadata__ training_state needs epoch, first_epoch, batch_size, shuffle, seed, samples, "
+        st_errorf(err, en, "__metadata__ training_state needs epoch, first_epoch, batch_size, shuffle, seed, samples, "
                          "rng (4 decimal strings) and history (a list of at most %d names)", ZEN_MAX_METRICS);
         goto out;
     }
     if ((int64_t)samples != n) {
-        err_fmt(err, en, "the checkpoint's sample order covers %llu training samples, this fit has %lld",
+        st_errorf(err, en, "the checkpoint's sample order covers %llu training samples, this fit has %lld",
                 (unsigned long long)samples, (long long)n);
         goto out;
     }
     const st_tensor *order = st_find(f, "training/order");
     if (!order || order->dtype != ST_I64 || order->ndim != 1 || order->shape[0] != n) {
-        err_fmt(err, en, "tensor training/order must be I64 of shape [%lld]", (long long)n);
+        st_errorf(err, en, "tensor training/order must be I64 of shape [%lld]", (long long)n);
         goto out;
     }
     used[order - f->tensors] = true;
     /* a permutation of 0..n-1, or batches would read outside the data */
     unsigned char *seen = calloc((size_t)(n ? n : 1), 1);
     if (!seen) {
-        err_fmt(err, en, "out of memory");
+        st_errorf(err, en, "out of memory");
         goto out;
     }
     for (int64_t i = 0; i < n && ok; i++) {
@@ -440,7 +432,7 @@ static int training_state(const st_file *f, bool *used, int64_t n, zen_train_sta
     }
     free(seen);
     if (!ok) {
-        err_fmt(err, en, "tensor training/order is not a permutation of the %lld sample indices", (long long)n);
+        st_errorf(err, en, "tensor training/order is not a permutation of the %lld sample indices", (long long)n);
         goto out;
     }
     int cols = cJSON_GetArraySize(names), rows = 0;
@@ -448,14 +440,14 @@ static int training_state(const st_file *f, bool *used, int64_t n, zen_train_sta
     if (hist) {
         if (hist->dtype != ST_F64 || hist->ndim != 2 || hist->shape[1] != cols ||
             hist->shape[0] != (int64_t)(epoch->valuedouble - first->valuedouble)) {
-            err_fmt(err, en, "tensor training/history must be F64 of shape [%d, %d] (epochs %g to %g, %d logs)",
+            st_errorf(err, en, "tensor training/history must be F64 of shape [%d, %d] (epochs %g to %g, %d logs)",
                     (int)(epoch->valuedouble - first->valuedouble), cols, first->valuedouble, epoch->valuedouble, cols);
             goto out;
         }
         used[hist - f->tensors] = true;
         rows = (int)hist->shape[0];
     } else if (cols && epoch->valuedouble > first->valuedouble) {
-        err_fmt(err, en, "tensor training/history is missing");
+        st_errorf(err, en, "tensor training/history is missing");
         goto out;
     }
     if (ts) {
@@ -472,7 +464,7 @@ static int training_state(const st_file *f, bool *used, int64_t n, zen_train_sta
         if (!ts->order || !ts->history || !ts->history->logs) {
             free(ts->order);
             zen_history_free(ts->history);
-            err_fmt(err, en, "out of memory");
+            st_errorf(err, en, "out of memory");
             goto out;
         }
         memcpy(ts->order, order->data, (size_t)n * 8);
@@ -510,7 +502,7 @@ static float *callback_best(const zen_model *m, const st_file *f, bool *used, in
     for (int l = 0; l < m->nlayers; l++)
         for (int k = 0; k < m->layers[l]->nweights; k++) total += zen_numel(m->layers[l]->weights[k]);
     float *buf = malloc((size_t)(total ? total : 1) * sizeof *buf), *p = buf;
-    if (!buf) return err_fmt(err, en, "out of memory"), NULL;
+    if (!buf) return st_errorf(err, en, "out of memory"), NULL;
     for (int l = 0; l < m->nlayers; l++)
         for (int k = 0; k < m->layers[l]->nweights; k++) {
             const zen_tensor *w = m->layers[l]->weights[k];
@@ -520,7 +512,7 @@ static float *callback_best(const zen_model *m, const st_file *f, bool *used, in
             bool ok = t && t->dtype == ST_F32 && t->ndim == w->ndim;
             for (int d = 0; ok && d < w->ndim; d++) ok = t->shape[d] == w->shape[d];
             if (!ok) {
-                err_fmt(err, en, "tensor %.150s %s (callback %d's best weights: F32 shaped like %s/%s)", name,
+                st_errorf(err, en, "tensor %.150s %s (callback %d's best weights: F32 shaped like %s/%s)", name,
                         t ? "has the wrong dtype or shape" : "is missing", i, m->layers[l]->name,
                         m->layers[l]->weight_names[k]);
                 free(buf);
@@ -549,20 +541,20 @@ static int callbacks_state(const zen_model *m, const st_file *f, bool *used, zen
     cJSON *a = cJSON_Parse(text);
     if (!cJSON_IsArray(a)) {
         cJSON_Delete(a);
-        return err_fmt(err, en, "__metadata__ callbacks_state must be a JSON array (one entry per callback)");
+        return st_errorf(err, en, "__metadata__ callbacks_state must be a JSON array (one entry per callback)");
     }
     int nfile = 0, nfit = 0;
     for (int i = 0; i < cJSON_GetArraySize(a); i++) nfile += cJSON_HasObjectItem(cJSON_GetArrayItem(a, i), "monitor");
     for (int i = 0; i < ncbs; i++) nfit += zen__callback_stateful(cbs[i]);
     if (nfile != nfit) {
-        err_fmt(err, en, "the checkpoint holds the state of %d callbacks (EarlyStopping, ReduceLROnPlateau, "
+        st_errorf(err, en, "the checkpoint holds the state of %d callbacks (EarlyStopping, ReduceLROnPlateau, "
                          "ModelCheckpoint), this fit has %d (resume with the same ones in the same order)", nfile, nfit);
         cJSON_Delete(a);
         return -1;
     }
     float **b = calloc((size_t)(ncbs ? ncbs : 1), sizeof *b);
     cJSON **e = calloc((size_t)(ncbs ? ncbs : 1), sizeof *e);
-    int rc = b && e ? 0 : err_fmt(err, en, "out of memory");
+    int rc = b && e ? 0 : st_errorf(err, en, "out of memory");
     for (int i = 0, j = 0; !rc && i < cJSON_GetArraySize(a); i++) {
         cJSON *s = cJSON_GetArrayItem(a, i);
         if (!cJSON_HasObjectItem(s, "monitor")) continue;

@@ -24,8 +24,7 @@ static const struct { const char *name; int size; } dtypes[ST_DTYPE_COUNT] = {
 const char *st_dtype_name(st_dtype dt) { return dt >= 0 && dt < ST_DTYPE_COUNT ? dtypes[dt].name : "?"; }
 int st_dtype_size(st_dtype dt) { return dt >= 0 && dt < ST_DTYPE_COUNT ? dtypes[dt].size : 0; }
 
-static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t n, const char *fmt, ...) {
+int st_errorf(char *err, size_t n, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, n, fmt, ap);
@@ -56,19 +55,19 @@ static const char *shape_text(const st_tensor *t, char *buf, size_t n) {
 /* Reads one tensor entry's dtype, shape and offsets, and checks them against the data. */
 static int parse_entry(const cJSON *e, st_tensor *t, uint64_t data_size, char *err, size_t n) {
     const char *name = t->name;
-    if (!cJSON_IsObject(e)) return fail(err, n, "tensor '%.100s' is not a JSON object", name);
+    if (!cJSON_IsObject(e)) return st_errorf(err, n, "tensor '%.100s' is not a JSON object", name);
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
-    if (!cJSON_IsString(dt)) return fail(err, n, "tensor '%.100s' has no dtype", name);
+    if (!cJSON_IsString(dt)) return st_errorf(err, n, "tensor '%.100s' has no dtype", name);
     t->dtype = ST_DTYPE_COUNT;
     for (int k = 0; k < ST_DTYPE_COUNT; k++)
         if (!strcmp(dt->valuestring, dtypes[k].name)) t->dtype = (st_dtype)k;
     if (t->dtype == ST_DTYPE_COUNT)
-        return fail(err, n, "tensor '%.100s' has unknown dtype '%.20s' (known: BOOL, U8, I8, I16, U16, F16, BF16, "
+        return st_errorf(err, n, "tensor '%.100s' has unknown dtype '%.20s' (known: BOOL, U8, I8, I16, U16, F16, BF16, "
                             "I32, U32, F32, I64, U64, F64)", name, dt->valuestring);
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(e, "shape");
-    if (!cJSON_IsArray(shape)) return fail(err, n, "tensor '%.100s' has no shape list", name);
+    if (!cJSON_IsArray(shape)) return st_errorf(err, n, "tensor '%.100s' has no shape list", name);
     int nd = cJSON_GetArraySize(shape);
-    if (nd > ST_MAX_DIMS) return fail(err, n, "tensor '%.100s' has %d dimensions (at most %d)", name, nd, ST_MAX_DIMS);
+    if (nd > ST_MAX_DIMS) return st_errorf(err, n, "tensor '%.100s' has %d dimensions (at most %d)", name, nd, ST_MAX_DIMS);
     t->ndim = nd;
     uint64_t bytes = (uint64_t)st_dtype_size(t->dtype);
     bool overflow = false;
@@ -77,29 +76,29 @@ static int parse_entry(const cJSON *e, st_tensor *t, uint64_t data_size, char *e
     cJSON_ArrayForEach(v, shape) {
         uint64_t dim;
         if (!json_uint(v, &dim))
-            return fail(err, n, "tensor '%.100s': shape must be a list of non-negative integers (dimension %d is not)",
+            return st_errorf(err, n, "tensor '%.100s': shape must be a list of non-negative integers (dimension %d is not)",
                         name, d);
         t->shape[d++] = (int64_t)dim;
         overflow = overflow || __builtin_mul_overflow(bytes, dim, &bytes) || bytes > (uint64_t)INT64_MAX;
     }
     char sbuf[200];
     if (overflow)
-        return fail(err, n, "tensor '%.100s': shape %s is too large (its byte size overflows 64 bits)", name,
+        return st_errorf(err, n, "tensor '%.100s': shape %s is too large (its byte size overflows 64 bits)", name,
                     shape_text(t, sbuf, sizeof sbuf));
     const cJSON *offs = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
     if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 || !json_uint(cJSON_GetArrayItem(offs, 0), &t->begin) ||
         !json_uint(cJSON_GetArrayItem(offs, 1), &t->end))
-        return fail(err, n, "tensor '%.100s' needs data_offsets [begin, end] of non-negative integers", name);
+        return st_errorf(err, n, "tensor '%.100s' needs data_offsets [begin, end] of non-negative integers", name);
     if (t->end < t->begin)
-        return fail(err, n, "tensor '%.100s' has data_offsets [%llu, %llu] that end before they begin", name,
+        return st_errorf(err, n, "tensor '%.100s' has data_offsets [%llu, %llu] that end before they begin", name,
                     (unsigned long long)t->begin, (unsigned long long)t->end);
     if (t->end - t->begin != bytes)
-        return fail(err, n, "tensor '%.100s' has data_offsets [%llu, %llu] (%llu bytes) but %s %s needs %llu bytes",
+        return st_errorf(err, n, "tensor '%.100s' has data_offsets [%llu, %llu] (%llu bytes) but %s %s needs %llu bytes",
                     name, (unsigned long long)t->begin, (unsigned long long)t->end,
                     (unsigned long long)(t->end - t->begin), dtypes[t->dtype].name, shape_text(t, sbuf, sizeof sbuf),
                     (unsigned long long)bytes);
     if (t->end > data_size)
-        return fail(err, n, "tensor '%.100s' has data_offsets [%llu, %llu] past the end of the %llu data bytes "
+        return st_errorf(err, n, "tensor '%.100s' has data_offsets [%llu, %llu] past the end of the %llu data bytes "
                             "(truncated?)", name, (unsigned long long)t->begin, (unsigned long long)t->end,
                     (unsigned long long)data_size);
     return 0;
@@ -117,45 +116,45 @@ static int by_name(const void *a, const void *b) {
 
 int st_parse(const unsigned char *buf, size_t size, st_file *f, char *err, size_t n) {
     memset(f, 0, sizeof *f);
-    if (size < 8) return fail(err, n, "the file is %zu bytes, too short to be a model file (truncated?)", size);
+    if (size < 8) return st_errorf(err, n, "the file is %zu bytes, too short to be a model file (truncated?)", size);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = hlen << 8 | buf[i];
     if (hlen > ST_MAX_HEADER)
-        return fail(err, n, "header length %llu is larger than the limit of %llu bytes (not a safetensors file?)",
+        return st_errorf(err, n, "header length %llu is larger than the limit of %llu bytes (not a safetensors file?)",
                     (unsigned long long)hlen, ST_MAX_HEADER);
     if (hlen > size - 8)
-        return fail(err, n, "header length %llu is past the end of the file (%zu bytes follow it; truncated?)",
+        return st_errorf(err, n, "header length %llu is past the end of the file (%zu bytes follow it; truncated?)",
                     (unsigned long long)hlen, size - 8);
-    if (hlen < 2) return fail(err, n, "header length %llu is too small for a JSON header", (unsigned long long)hlen);
+    if (hlen < 2) return st_errorf(err, n, "header length %llu is too small for a JSON header", (unsigned long long)hlen);
     const char *h = (const char *)buf + 8;
     if (h[0] != '{')
-        return fail(err, n, "the header is not a JSON object (its first byte is 0x%02x; not a safetensors file?)",
+        return st_errorf(err, n, "the header is not a JSON object (its first byte is 0x%02x; not a safetensors file?)",
                     (unsigned char)h[0]);
     const char *end = NULL;
     f->header = cJSON_ParseWithLengthOpts(h, (size_t)hlen, &end, false);
     if (!f->header) {
         size_t at = end && end >= h && end <= h + hlen ? (size_t)(end - h) : 0;
-        return fail(err, n, "the header is not valid JSON (error near byte %zu of %llu)", at, (unsigned long long)hlen);
+        return st_errorf(err, n, "the header is not valid JSON (error near byte %zu of %llu)", at, (unsigned long long)hlen);
     }
-    if (!cJSON_IsObject(f->header)) return st_free(f), fail(err, n, "the header is not a JSON object");
+    if (!cJSON_IsObject(f->header)) return st_free(f), st_errorf(err, n, "the header is not a JSON object");
     for (const char *p = end; p < h + hlen; p++)
         if (*p != ' ') /* the format allows only space padding after the object */
-            return st_free(f), fail(err, n, "the header has data after its JSON object (byte %zu is 0x%02x)",
+            return st_free(f), st_errorf(err, n, "the header has data after its JSON object (byte %zu is 0x%02x)",
                                     (size_t)(p - h), (unsigned char)*p);
     f->data_size = size - 8 - hlen;
     const unsigned char *data = buf + 8 + hlen;
 
     int count = cJSON_GetArraySize(f->header);
     f->tensors = calloc((size_t)(count ? count : 1), sizeof *f->tensors);
-    if (!f->tensors) return st_free(f), fail(err, n, "out of memory");
+    if (!f->tensors) return st_free(f), st_errorf(err, n, "out of memory");
     const cJSON *e;
     cJSON_ArrayForEach(e, f->header) {
         if (!strcmp(e->string, "__metadata__")) {
-            if (f->metadata) return st_free(f), fail(err, n, "__metadata__ appears twice in the header");
-            if (!cJSON_IsObject(e)) return st_free(f), fail(err, n, "__metadata__ is not a JSON object");
+            if (f->metadata) return st_free(f), st_errorf(err, n, "__metadata__ appears twice in the header");
+            if (!cJSON_IsObject(e)) return st_free(f), st_errorf(err, n, "__metadata__ is not a JSON object");
             const cJSON *kv;
             cJSON_ArrayForEach(kv, e) if (!cJSON_IsString(kv)) {
-                fail(err, n, "__metadata__ value '%.100s' is not a string (the format allows only strings)", kv->string);
+                st_errorf(err, n, "__metadata__ value '%.100s' is not a string (the format allows only strings)", kv->string);
                 return st_free(f), -1; /* after the message: it points into the header */
             }
             f->metadata = (cJSON *)e;
@@ -169,19 +168,19 @@ int st_parse(const unsigned char *buf, size_t size, st_file *f, char *err, size_
     }
     /* Names are unique: sort pointers by name and compare neighbours. */
     const st_tensor **names = malloc((size_t)(f->ntensors ? f->ntensors : 1) * sizeof *names);
-    if (!names) return st_free(f), fail(err, n, "out of memory");
+    if (!names) return st_free(f), st_errorf(err, n, "out of memory");
     for (int i = 0; i < f->ntensors; i++) names[i] = &f->tensors[i];
     qsort(names, (size_t)f->ntensors, sizeof *names, by_name);
     for (int i = 1; i < f->ntensors; i++)
         if (!strcmp(names[i]->name, names[i - 1]->name)) {
-            fail(err, n, "tensor '%.100s' appears twice in the header", names[i]->name);
+            st_errorf(err, n, "tensor '%.100s' appears twice in the header", names[i]->name);
             free(names);
             return st_free(f), -1;
         }
     free(names);
     /* The tensors tile the data exactly, in any order: sort by offset and walk it. */
     st_tensor *sorted = malloc((size_t)(f->ntensors ? f->ntensors : 1) * sizeof *sorted);
-    if (!sorted) return st_free(f), fail(err, n, "out of memory");
+    if (!sorted) return st_free(f), st_errorf(err, n, "out of memory");
     memcpy(sorted, f->tensors, (size_t)f->ntensors * sizeof *sorted);
     qsort(sorted, (size_t)f->ntensors, sizeof *sorted, by_begin);
     uint64_t covered = 0;
@@ -191,18 +190,18 @@ int st_parse(const unsigned char *buf, size_t size, st_file *f, char *err, size_
         const st_tensor *t = &sorted[i];
         if (t->begin == t->end) continue; /* empty tensors take no bytes */
         if (t->begin < covered)
-            rc = fail(err, n, "tensors '%.100s' [%llu, %llu] and '%.100s' [%llu, %llu] overlap", prev->name,
+            rc = st_errorf(err, n, "tensors '%.100s' [%llu, %llu] and '%.100s' [%llu, %llu] overlap", prev->name,
                       (unsigned long long)prev->begin, (unsigned long long)prev->end, t->name,
                       (unsigned long long)t->begin, (unsigned long long)t->end);
         else if (t->begin > covered)
-            rc = fail(err, n, "data bytes [%llu, %llu) belong to no tensor (the offsets leave a gap before '%.100s')",
+            rc = st_errorf(err, n, "data bytes [%llu, %llu) belong to no tensor (the offsets leave a gap before '%.100s')",
                       (unsigned long long)covered, (unsigned long long)t->begin, t->name);
         covered = t->end;
         prev = t;
     }
     free(sorted);
     if (!rc && covered != f->data_size)
-        rc = fail(err, n, "data bytes [%llu, %llu) at the end of the file belong to no tensor",
+        rc = st_errorf(err, n, "data bytes [%llu, %llu) at the end of the file belong to no tensor",
                   (unsigned long long)covered, (unsigned long long)f->data_size);
     if (rc) st_free(f);
     return rc;
@@ -298,7 +297,7 @@ static void remove_stale_temps(const char *dir, const char *base) {
 
 int st_write(st_writer *w, const char *path, char *err, size_t n) {
     cJSON *header = cJSON_CreateObject();
-    if (!header) return fail(err, n, "out of memory");
+    if (!header) return st_errorf(err, n, "out of memory");
     cJSON_AddItemReferenceToObject(header, "__metadata__", w->metadata);
     uint64_t offset = 0;
     for (int i = 0; i < w->n; i++) {
@@ -314,7 +313,7 @@ int st_write(st_writer *w, const char *path, char *err, size_t n) {
     }
     char *text = cJSON_PrintUnformatted(header);
     cJSON_Delete(header);
-    if (!text) return fail(err, n, "out of memory");
+    if (!text) return st_errorf(err, n, "out of memory");
     size_t hlen = strlen(text), padded = (hlen + 7) / 8 * 8; /* the data starts 8-byte aligned */
 
     char dir[4096], base[1024];
@@ -330,7 +329,7 @@ int st_write(st_writer *w, const char *path, char *err, size_t n) {
     if (fd < 0) {
         int e = errno;
         free(text);
-        return fail(err, n, "cannot write %s: creating %s failed: %s", path, tmp, strerror(e));
+        return st_errorf(err, n, "cannot write %s: creating %s failed: %s", path, tmp, strerror(e));
     }
     unsigned char len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
@@ -343,7 +342,7 @@ int st_write(st_writer *w, const char *path, char *err, size_t n) {
     if (!rc && rename(tmp, path) != 0) rc = -1, e = errno;
     if (rc) {
         unlink(tmp);
-        return fail(err, n, "writing %s failed: %s", path, strerror(e));
+        return st_errorf(err, n, "writing %s failed: %s", path, strerror(e));
     }
     /* the rename itself is durable once the directory is synced */
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

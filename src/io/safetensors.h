@@ -50,6 +50,8 @@ typedef struct st_file {
  * adds the file name. f->tensors[i].data point into buf, which must outlive f. */
 int st_parse(const unsigned char *buf, size_t size, st_file *f, char *err, size_t errlen);
 void st_free(st_file *f);
+/* Writes the message into err[0..n) and returns -1: the error style of these functions. */
+int st_errorf(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 const st_tensor *st_find(const st_file *f, const char *name);
 const char *st_meta(const st_file *f, const char *key); /* a metadata string or NULL */
 
